@@ -1,0 +1,7 @@
+"""Allow ``python -m ssctrial.cli``."""
+
+import sys
+
+from ssctrial.cli.main import main
+
+sys.exit(main())

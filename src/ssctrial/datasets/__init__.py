@@ -1,0 +1,3 @@
+"""ssctrial.datasets (see docs/architecture.md)."""
+
+__all__: list[str] = []

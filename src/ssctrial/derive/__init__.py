@@ -1,0 +1,3 @@
+"""ssctrial.derive (see docs/architecture.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ssctrial.design (see docs/architecture.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ssctrial.omics (see docs/architecture.md)."""
+
+__all__: list[str] = []

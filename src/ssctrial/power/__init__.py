@@ -1,0 +1,3 @@
+"""ssctrial.power (see docs/architecture.md)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""ssctrial.randomize (see docs/architecture.md)."""
+
+__all__: list[str] = []

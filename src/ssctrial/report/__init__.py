@@ -1,0 +1,3 @@
+"""ssctrial.report (see docs/architecture.md)."""
+
+__all__: list[str] = []

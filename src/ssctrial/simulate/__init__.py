@@ -1,0 +1,3 @@
+"""ssctrial.simulate (see docs/architecture.md)."""
+
+__all__: list[str] = []

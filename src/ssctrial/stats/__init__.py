@@ -1,0 +1,3 @@
+"""ssctrial.stats (see docs/architecture.md)."""
+
+__all__: list[str] = []

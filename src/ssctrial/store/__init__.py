@@ -1,0 +1,3 @@
+"""ssctrial.store (see docs/architecture.md)."""
+
+__all__: list[str] = []

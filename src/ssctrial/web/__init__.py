@@ -1,0 +1,3 @@
+"""ssctrial.web (see docs/architecture.md)."""
+
+__all__: list[str] = []
