@@ -32,7 +32,7 @@ class NotFoundError(SsctrialError, LookupError):
 
 
 class StateError(SsctrialError):
-    """An operation not allowed in the current state (e.g. randomising a subject twice, editing after lock)."""
+    """An operation not allowed in the current state (randomising twice, editing after lock)."""
 
 
 class PermissionDeniedError(SsctrialError, PermissionError):
