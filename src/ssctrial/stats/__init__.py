@@ -1,3 +1,17 @@
-"""ssctrial.stats (see docs/architecture.md)."""
+"""ssctrial.stats: the statistics engine (pure functions of DataFrames; see docs/statistics.md)."""
 
-__all__: list[str] = []
+from ssctrial.stats._contingency import contingency_tests, fisher_exact_kx2
+from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
+from ssctrial.stats._one_way import one_way
+from ssctrial.stats._pairwise import compare_to_control
+from ssctrial.stats._result import StatsResult
+
+__all__ = [
+    "StatsResult",
+    "adjust_dunnett",
+    "adjust_pvalues",
+    "compare_to_control",
+    "contingency_tests",
+    "fisher_exact_kx2",
+    "one_way",
+]
