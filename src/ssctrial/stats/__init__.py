@@ -1,5 +1,6 @@
 """ssctrial.stats: the statistics engine (pure functions of DataFrames; see docs/statistics.md)."""
 
+from ssctrial.stats._ancova import ancova
 from ssctrial.stats._contingency import contingency_tests, fisher_exact_kx2
 from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
 from ssctrial.stats._one_way import one_way
@@ -10,6 +11,7 @@ __all__ = [
     "StatsResult",
     "adjust_dunnett",
     "adjust_pvalues",
+    "ancova",
     "compare_to_control",
     "contingency_tests",
     "fisher_exact_kx2",
