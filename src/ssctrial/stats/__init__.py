@@ -2,6 +2,7 @@
 
 from ssctrial.stats._ancova import ancova
 from ssctrial.stats._contingency import contingency_tests, fisher_exact_kx2
+from ssctrial.stats._descriptives import compute_wilson_ci, describe_categorical, describe_continuous
 from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
 from ssctrial.stats._one_way import one_way
 from ssctrial.stats._pairwise import compare_to_control
@@ -13,7 +14,10 @@ __all__ = [
     "adjust_pvalues",
     "ancova",
     "compare_to_control",
+    "compute_wilson_ci",
     "contingency_tests",
+    "describe_categorical",
+    "describe_continuous",
     "fisher_exact_kx2",
     "one_way",
 ]
