@@ -1,4 +1,4 @@
-"""Descriptives vs R 4.2.2 (mean/sd/t.test/quantile type 7; prop.test Wilson): reference/stats/descriptives."""
+"""Descriptives vs R 4.2.2 (mean, sd, t.test, quantile type 7; prop.test Wilson): see generate.R."""
 
 from __future__ import annotations
 

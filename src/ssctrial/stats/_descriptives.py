@@ -12,7 +12,13 @@ from scipy import stats
 
 from ssctrial.exceptions import InputError
 from ssctrial.stats._result import StatsResult
-from ssctrial.stats._validate import assert_choice, assert_data_frame, assert_level, assert_numeric, group_levels
+from ssctrial.stats._validate import (
+    assert_choice,
+    assert_data_frame,
+    assert_level,
+    assert_numeric,
+    group_levels,
+)
 
 __all__ = ["compute_wilson_ci", "describe_categorical", "describe_continuous"]
 
