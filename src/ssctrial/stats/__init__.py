@@ -6,6 +6,7 @@ from ssctrial.stats._descriptives import compute_wilson_ci, describe_categorical
 from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
 from ssctrial.stats._one_way import one_way
 from ssctrial.stats._pairwise import compare_to_control
+from ssctrial.stats._responder import compute_newcombe_ci, responder_analysis
 from ssctrial.stats._result import StatsResult
 
 __all__ = [
@@ -14,10 +15,12 @@ __all__ = [
     "adjust_pvalues",
     "ancova",
     "compare_to_control",
+    "compute_newcombe_ci",
     "compute_wilson_ci",
     "contingency_tests",
     "describe_categorical",
     "describe_continuous",
     "fisher_exact_kx2",
     "one_way",
+    "responder_analysis",
 ]

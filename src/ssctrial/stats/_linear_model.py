@@ -26,6 +26,7 @@ class Design:
     terms: list[tuple[str, ...]]
     factors: dict[str, list] = field(default_factory=dict)  # categorical variable -> levels
     numerics: dict[str, float] = field(default_factory=dict)  # numeric variable -> mean in the data
+    treatment: dict[str, object] = field(default_factory=dict)  # factor -> reference level (dummy coding)
     columns: list[str] = field(default_factory=list)
     term_of_column: list[str] = field(default_factory=list)
 
@@ -44,6 +45,10 @@ class Design:
             msg = f"value {bad!r} of {var!r} is not one of the fitted levels {levels}"
             raise InputError(msg)
         k = len(levels)
+        if var in self.treatment:
+            ref = levels.index(self.treatment[var])
+            keep = [j for j in range(k) if j != ref]
+            return np.eye(k)[codes][:, keep], [f"{var}[{levels[j]}]" for j in keep]
         contr = np.vstack([np.eye(k - 1), -np.ones(k - 1)])  # contr.sum
         return contr[codes], [f"{var}{j + 1}" for j in range(k - 1)]
 

@@ -63,7 +63,7 @@ class StatsResult:
     def __repr__(self) -> str:
         parts = [self.title, "", self._format_table(self._table)]
         for name, table in self._extra.items():
-            if table is self._table:
+            if table.reset_index(drop=True).equals(self._table):
                 continue
             parts += ["", f"{name}:", self._format_table(table)]
         if self.notes:
@@ -73,7 +73,7 @@ class StatsResult:
     def _repr_html_(self) -> str:
         html = [f"<p><b>{self.title}</b></p>", self._table.to_html(index=False, float_format="{:.4g}".format)]
         for name, table in self._extra.items():
-            if table is self._table:
+            if table.reset_index(drop=True).equals(self._table):
                 continue
             html += [f"<p>{name}</p>", table.to_html(index=False, float_format="{:.4g}".format)]
         html += [f"<p><i>Note: {n}</i></p>" for n in self.notes]
