@@ -3,6 +3,7 @@
 from ssctrial.stats._ancova import ancova
 from ssctrial.stats._contingency import contingency_tests, fisher_exact_kx2
 from ssctrial.stats._descriptives import compute_wilson_ci, describe_categorical, describe_continuous
+from ssctrial.stats._mmrm import MMRMFit, mmrm
 from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
 from ssctrial.stats._one_way import one_way
 from ssctrial.stats._pairwise import compare_to_control
@@ -10,6 +11,7 @@ from ssctrial.stats._responder import compute_newcombe_ci, responder_analysis
 from ssctrial.stats._result import StatsResult
 
 __all__ = [
+    "MMRMFit",
     "StatsResult",
     "adjust_dunnett",
     "adjust_pvalues",
@@ -21,6 +23,7 @@ __all__ = [
     "describe_categorical",
     "describe_continuous",
     "fisher_exact_kx2",
+    "mmrm",
     "one_way",
     "responder_analysis",
 ]

@@ -1,4 +1,4 @@
-"""Responder analyses: proportions, risk differences (Newcombe), odds ratios, Fisher tests, logistic models."""
+"""Responder analyses: rates, risk differences (Newcombe), odds ratios, Fisher tests, logistic models."""
 
 from __future__ import annotations
 
