@@ -1,0 +1,73 @@
+"""Engines: SQLite (WAL, foreign keys, busy timeout, immediate write transactions) or any URL."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+from ssctrial.exceptions import InputError
+
+logger = logging.getLogger(__name__)
+
+#: Default store URL (a SQLite file in the working directory).
+DEFAULT_URL = "sqlite:///ssctrial.db"
+
+_BUSY_TIMEOUT_MS = 60_000
+
+
+def create_store_engine(url: str) -> Engine:
+    """Create a SQLAlchemy engine for ``url`` with the store's connection settings.
+
+    SQLite connections use WAL journaling, enforce foreign keys, wait up to 60 s for a lock
+    and open every transaction with ``BEGIN IMMEDIATE`` so that concurrent writers queue on
+    the database lock instead of failing when a read transaction upgrades to a write.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError and others
+        msg = f"database URL {url!r} is not a valid SQLAlchemy URL ({exc}); e.g. sqlite:///ssctrial.db"
+        raise InputError(msg) from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, memory=parsed.database in (None, "", ":memory:"))
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg2cffi"):
+        logger.info("using %s; the tested driver is psycopg 3 (postgresql+psycopg://)", parsed.drivername)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # noqa: BLE001 - e.g. missing driver module
+        msg = f"cannot use database URL {parsed.render_as_string(hide_password=True)!r}: {exc}"
+        raise InputError(msg) from None
+
+
+def _sqlite_engine(url: str, *, memory: bool) -> Engine:
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+    }
+    if memory:
+        kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` talks to SQLite."""
+    return engine.dialect.name == "sqlite"

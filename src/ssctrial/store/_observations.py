@@ -1,0 +1,684 @@
+"""The one validated path for item-level data: :func:`record_observations`.
+
+Validation is vectorised: rows are grouped by (instrument, item) and each distinct raw value is
+checked once with the instrument registry's ``Item.check``; rows are then bulk-inserted with
+Core ``executemany`` and their audit rows appended in bulk, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select, update
+
+from ssctrial.exceptions import InputError, NotFoundError
+from ssctrial.store._audit import append_audit, now_utc
+from ssctrial.store._models import Allocation, Observation, Subject, Visit
+from ssctrial.store._subjects import today
+
+if TYPE_CHECKING:
+    from ssctrial.store._store import Store
+
+__all__ = ["ObservationError", "RecordResult", "record_observations", "validate_observations"]
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("subject", "visit", "instrument", "item", "value")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("unit", "reason", "visit_date")
+_CHUNK = 50_000
+_MAX_SHOWN = 20
+
+Progress = Callable[[str, int, int], None]
+
+
+class ObservationError(InputError):
+    """Rows refused by validation; ``errors`` is a DataFrame with one row per problem.
+
+    Columns of ``errors``: ``row``, ``subject``, ``visit``, ``instrument``, ``item``, ``value``,
+    ``error``.
+    """
+
+    def __init__(self, message: str, errors: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass
+class RecordResult:
+    """What :func:`record_observations` wrote.
+
+    Attributes
+    ----------
+    n_rows
+        Rows given.
+    n_inserted
+        New observations.
+    n_updated
+        Corrected observations (each with its reason in the audit log).
+    n_unchanged
+        Rows identical to what was stored (nothing written).
+    n_visits
+        Visit rows created or whose date was set.
+    """
+
+    n_rows: int = 0
+    n_inserted: int = 0
+    n_updated: int = 0
+    n_unchanged: int = 0
+    n_visits: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Validated:
+    data: (
+        pd.DataFrame
+    )  # valid rows with columns subject, visit, instrument, item, value_text, value_num, unit,
+    # reason, visit_date (date or None), row
+    errors: pd.DataFrame
+
+
+def _registry() -> Any:
+    import importlib
+
+    return importlib.import_module("ssctrial.instruments")
+
+
+def _canonical(value: Any, item_type: str) -> tuple[str | None, float | None]:
+    """Return (text, number) stored for a converted value."""
+    if value is None:
+        return None, None
+    if item_type == "integer":
+        return str(int(value)), float(value)
+    if item_type == "number":
+        return repr(float(value)), float(value)
+    if item_type == "boolean":
+        return ("true" if value else "false"), (1.0 if value else 0.0)
+    if item_type == "date":
+        return value.isoformat(), None
+    if isinstance(value, bool):
+        return ("true" if value else "false"), (1.0 if value else 0.0)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+        text = str(int(number)) if number.is_integer() else repr(number)
+        return text, number
+    return str(value), None
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value == ""
+
+
+def _fmt_value(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def validate_observations(
+    store: Store,
+    data: pd.DataFrame,
+    *,
+    row_numbers: np.ndarray | None = None,
+    reason: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate long-format observations without writing anything.
+
+    Returns
+    -------
+    tuple of DataFrame
+        ``(valid, errors)``: the valid rows, canonicalised (columns ``row``, ``subject``,
+        ``visit``, ``instrument``, ``item``, ``value_text``, ``value_num``, ``unit``,
+        ``reason``, ``visit_date``), and one row per problem (``row``, ``subject``, ``visit``,
+        ``instrument``, ``item``, ``value``, ``error``). A row with any problem is not in ``valid``.
+    """
+    with store.engine.connect() as conn:
+        v = _validate(store, conn, data, row_numbers=row_numbers, reason=reason)
+    return v.data, v.errors
+
+
+def _validate(
+    store: Store, conn: Any, data: pd.DataFrame, *, row_numbers: np.ndarray | None, reason: str | None
+) -> _Validated:
+    if not isinstance(data, pd.DataFrame):
+        msg = f"observations must be a pandas DataFrame, got {type(data).__name__}"
+        raise InputError(msg)
+    missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
+    if missing:
+        msg = (
+            f"observations: missing column(s) {', '.join(missing)}; required: {', '.join(REQUIRED_COLUMNS)}"
+            f" (optional: {', '.join(OPTIONAL_COLUMNS)}); got: {', '.join(map(str, data.columns))}"
+        )
+        raise InputError(msg)
+    n = len(data)
+    rows = np.asarray(row_numbers) if row_numbers is not None else data.index.to_numpy()
+    df = pd.DataFrame(
+        {
+            "row": rows,
+            "subject": data["subject"].astype(str).str.strip().to_numpy(),
+            "visit": data["visit"].astype(str).str.strip().to_numpy(),
+            "instrument": data["instrument"]
+            .astype(str)
+            .str.strip()
+            .str.upper()
+            .str.replace("-", "_")
+            .to_numpy(),
+            "item": data["item"].astype(str).str.strip().to_numpy(),
+            "raw": data["value"].to_numpy(dtype=object),
+        }
+    )
+    df["unit_in"] = data["unit"].to_numpy(dtype=object) if "unit" in data.columns else None
+    if "reason" in data.columns:
+        df["reason"] = [None if _is_missing(r) else str(r) for r in data["reason"].to_numpy(dtype=object)]
+    else:
+        df["reason"] = reason
+    df["visit_date_raw"] = data["visit_date"].to_numpy(dtype=object) if "visit_date" in data.columns else None
+    err_idx: list[np.ndarray] = []
+    err_msg: list[np.ndarray] = []
+    bad = np.zeros(n, dtype=bool)
+
+    def flag(mask: np.ndarray, messages: Any) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        if isinstance(messages, str):
+            msgs = np.full(idx.size, messages, dtype=object)
+        else:
+            msgs = np.asarray(messages, dtype=object)
+            if msgs.size != idx.size:
+                msgs = msgs[idx]
+        err_idx.append(idx)
+        err_msg.append(msgs)
+        bad[idx] = True
+
+    design = store.design
+    # --- subjects
+    subjects = pd.unique(df["subject"])
+    info = _subject_info(conn, list(subjects))
+    known_subject = df["subject"].isin(info.index).to_numpy()
+    flag(~known_subject, "unknown subject; enrol the subject first")
+    # --- visits against the schedule
+    visit_codes = design.visit_codes
+    known_visit = df["visit"].isin(visit_codes).to_numpy()
+    flag(~known_visit, f"unknown visit; visits are: {', '.join(visit_codes)}")
+    schedule = {v.code: set(v.instruments) for v in design.visits}
+    pair = df["visit"] + "\x1f" + df["instrument"]
+    allowed_pairs = {f"{v}\x1f{i}" for v, ins in schedule.items() for i in ins}
+    scheduled = pair.isin(allowed_pairs).to_numpy()
+    unsched = known_visit & ~scheduled
+    if unsched.any():
+        msgs = [
+            f"instrument {i} is not collected at visit {v}; "
+            f"scheduled there: {', '.join(sorted(schedule[v])) or '(none)'}"
+            for v, i in zip(
+                df["visit"].to_numpy()[unsched], df["instrument"].to_numpy()[unsched], strict=True
+            )
+        ]
+        flag(unsched, msgs)
+    # --- randomised before post-baseline data
+    base_day = design.baseline_visit.day
+    post = {v.code for v in design.visits if v.day > base_day}
+    is_post = df["visit"].isin(post).to_numpy()
+    if is_post.any() and len(info):
+        randomised = df["subject"].map(info["randomised"]).fillna(False).to_numpy(dtype=bool)
+        flag(
+            is_post & known_subject & ~randomised,
+            f"the subject is not randomised; post-baseline data (after {design.baseline_visit.code}) "
+            "needs randomisation first",
+        )
+    # --- items: one check per distinct (instrument, item, raw value)
+    registry = _registry()
+    value_text = np.full(n, None, dtype=object)
+    value_num = np.full(n, np.nan)
+    unit_out = np.full(n, None, dtype=object)
+    is_date_item = np.zeros(n, dtype=bool)
+    converted_dates = np.full(n, None, dtype=object)
+    groups = df.groupby(["instrument", "item"], sort=False).indices
+    instruments: dict[str, Any] = {}
+    for (inst_code, item_code), idx in groups.items():
+        if inst_code not in instruments:
+            try:
+                instruments[inst_code] = registry.get_instrument(inst_code)
+            except NotFoundError as exc:
+                instruments[inst_code] = exc
+        inst = instruments[inst_code]
+        mask = np.zeros(n, dtype=bool)
+        mask[idx] = True
+        if isinstance(inst, Exception):
+            flag(mask, str(inst))
+            continue
+        try:
+            item = inst.item(item_code)
+        except NotFoundError as exc:
+            flag(mask, str(exc))
+            continue
+        raws = df["raw"].to_numpy()[idx]
+        cache: dict[Any, tuple[str | None, float | None, Any, str | None]] = {}
+        texts = np.empty(idx.size, dtype=object)
+        nums = np.empty(idx.size)
+        errs = np.full(idx.size, None, dtype=object)
+        conv = np.empty(idx.size, dtype=object)
+        for k, raw in enumerate(raws):
+            key = (type(raw), raw) if not (isinstance(raw, float) and raw != raw) else "nan"
+            hit = cache.get(key)
+            if hit is None:
+                if _is_missing(raw):
+                    hit = (None, None, None, None)
+                else:
+                    try:
+                        c = item.check(raw.strip() if isinstance(raw, str) else raw, instrument=inst.code)
+                        text, num = _canonical(c, item.type)
+                        hit = (text, num, c, None)
+                    except InputError as exc:
+                        hit = (None, None, None, str(exc))
+                cache[key] = hit
+            texts[k] = hit[0]
+            nums[k] = np.nan if hit[1] is None else hit[1]
+            conv[k] = hit[2]
+            errs[k] = hit[3]
+        value_text[idx] = texts
+        value_num[idx] = nums
+        bad_vals = np.array([e is not None for e in errs], dtype=bool)
+        if bad_vals.any():
+            sub = np.zeros(n, dtype=bool)
+            sub[idx[bad_vals]] = True
+            flag(sub, errs[bad_vals])
+        if item.type == "date":
+            is_date_item[idx] = True
+            converted_dates[idx] = conv
+        # units
+        units_in = df["unit_in"].to_numpy()[idx] if df["unit_in"].notna().any() else None
+        if units_in is not None:
+            given = np.array([not _is_missing(u) for u in units_in], dtype=bool)
+            if given.any():
+                expected = item.unit
+                wrong = given & np.array(
+                    [expected is None or str(u).strip() != expected for u in units_in],
+                    dtype=bool,
+                )
+                if wrong.any():
+                    sub = np.zeros(n, dtype=bool)
+                    sub[idx[wrong]] = True
+                    allowed = f"expected {expected!r}" if expected else "this item has no unit"
+                    msgs = [
+                        f"{inst.code} item {item_code!r}: unit {u!r} is not allowed; {allowed}"
+                        for u in units_in[wrong]
+                    ]
+                    flag(sub, msgs)
+        unit_out[idx] = item.unit
+    # --- dates: not in the future, not before consent
+    limit = today()
+    consent = (
+        df["subject"].map(info["consent_date"]).to_numpy(dtype=object) if len(info) else np.full(n, None)
+    )
+    if is_date_item.any():
+        for i in np.flatnonzero(is_date_item):
+            d = converted_dates[i]
+            if d is None:
+                continue
+            if d > limit:
+                flag(
+                    _one(n, i),
+                    f"date {d.isoformat()} is in the future; expected on or before {limit.isoformat()}",
+                )
+            elif consent[i] is not None and d < consent[i]:
+                flag(_one(n, i), f"date {d.isoformat()} is before consent ({consent[i].isoformat()})")
+    visit_dates = np.full(n, None, dtype=object)
+    if df["visit_date_raw"].notna().any():
+        from ssctrial.store._store import as_date
+
+        for i, raw in enumerate(df["visit_date_raw"].to_numpy()):
+            if _is_missing(raw):
+                continue
+            try:
+                d = as_date(raw, field="visit_date")
+            except InputError as exc:
+                flag(_one(n, i), str(exc))
+                continue
+            if d is not None and d > limit:
+                flag(_one(n, i), f"visit_date {d.isoformat()} is in the future")
+            elif d is not None and consent[i] is not None and d < consent[i]:
+                flag(_one(n, i), f"visit_date {d.isoformat()} is before consent ({consent[i].isoformat()})")
+            else:
+                visit_dates[i] = d
+    # --- duplicates within the input
+    dup = df.duplicated(["subject", "visit", "instrument", "item"], keep=False).to_numpy()
+    if dup.any():
+        first_rows = df.loc[dup].groupby(["subject", "visit", "instrument", "item"])["row"].transform("first")
+        msgs = [
+            f"duplicate of row {r}: the same subject, visit, instrument and item twice" for r in first_rows
+        ]
+        flag(dup, msgs)
+    # --- assemble
+    out = pd.DataFrame(
+        {
+            "row": df["row"].to_numpy(),
+            "subject": df["subject"].to_numpy(),
+            "visit": df["visit"].to_numpy(),
+            "instrument": df["instrument"].to_numpy(),
+            "item": df["item"].to_numpy(),
+            "value_text": value_text,
+            "value_num": value_num,
+            "unit": unit_out,
+            "reason": df["reason"].to_numpy(),
+            "visit_date": visit_dates,
+        }
+    )
+    if err_idx:
+        idx_all = np.concatenate(err_idx)
+        msg_all = np.concatenate(err_msg)
+        errors = (
+            pd.DataFrame(
+                {
+                    "row": df["row"].to_numpy()[idx_all],
+                    "subject": df["subject"].to_numpy()[idx_all],
+                    "visit": df["visit"].to_numpy()[idx_all],
+                    "instrument": df["instrument"].to_numpy()[idx_all],
+                    "item": df["item"].to_numpy()[idx_all],
+                    "value": df["raw"].to_numpy()[idx_all],
+                    "error": msg_all,
+                    "_pos": idx_all,
+                }
+            )
+            .sort_values(["_pos"], kind="stable")
+            .drop(columns="_pos")
+            .reset_index(drop=True)
+        )
+    else:
+        errors = _empty_errors()
+    return _Validated(out.loc[~bad].reset_index(drop=True), errors)
+
+
+def _one(n: int, i: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[i] = True
+    return mask
+
+
+def _empty_errors() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c: pd.Series(dtype=object)
+            for c in ("row", "subject", "visit", "instrument", "item", "value", "error")
+        }
+    )
+
+
+def _subject_info(conn: Any, subjects: list[str]) -> pd.DataFrame:
+    """Consent date and randomisation status of the given subjects (index: subject id)."""
+    records = []
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start : start + 500]
+        q = (
+            select(Subject.subject_id, Subject.consent_date, Allocation.id)
+            .outerjoin(Allocation, Allocation.subject_id == Subject.subject_id)
+            .where(Subject.subject_id.in_(chunk))
+        )
+        records.extend(conn.execute(q).all())
+    info = pd.DataFrame(records, columns=["subject_id", "consent_date", "allocation_id"])
+    info["randomised"] = info["allocation_id"].notna()
+    return info.set_index("subject_id")
+
+
+def describe_errors(errors: pd.DataFrame, *, n_rows: int, what: str = "rows") -> str:
+    """One message for a validation failure: a summary line, then one line per problem (max 20)."""
+    n_bad_rows = errors["row"].nunique()
+    lines = [f"{n_bad_rows} of {n_rows} {what} refused; nothing was written:"]
+    for rec in errors.head(_MAX_SHOWN).itertuples(index=False):
+        where = f"row {rec.row}: subject {rec.subject}, visit {rec.visit}, {rec.instrument} item {rec.item!r}"
+        lines.append(f"  {where}, value {_fmt_value(rec.value)}: {rec.error}")
+    if len(errors) > _MAX_SHOWN:
+        lines.append(f"  ... and {len(errors) - _MAX_SHOWN} more problem(s)")
+    return "\n".join(lines)
+
+
+def record_observations(
+    store: Store,
+    data: pd.DataFrame,
+    *,
+    user: str,
+    reason: str | None = None,
+    progress: Progress | None = None,
+    row_numbers: np.ndarray | None = None,
+) -> RecordResult:
+    """Validate and write long-format observations, all or nothing.
+
+    Parameters
+    ----------
+    store
+        The open store.
+    data
+        One row per item value: ``subject``, ``visit``, ``instrument``, ``item``, ``value``;
+        optional ``unit`` (must equal the item's unit), ``reason`` (per-row correction reason)
+        and ``visit_date`` (sets the visit's date).
+    user
+        Who writes (role investigator or admin).
+    reason
+        Reason for corrections of values already stored (unless a ``reason`` column is given).
+    progress
+        Optional callback ``progress(stage, done, total)``; stages ``validate`` and ``write``.
+    row_numbers
+        Row labels used in error messages (default: the DataFrame index).
+
+    Returns
+    -------
+    RecordResult
+        Counts of inserted, corrected and unchanged observations.
+
+    Raises
+    ------
+    ObservationError
+        Any row is invalid (unknown subject, visit or item; value outside the item's range;
+        wrong unit; instrument not scheduled at the visit; subject not randomised for a
+        post-baseline visit; date in the future or before consent; duplicate row; a correction
+        without a reason). Nothing is written. ``errors`` lists every problem.
+    PermissionDeniedError
+        The user may not record data.
+    """
+    n = len(data) if isinstance(data, pd.DataFrame) else 0
+    result = RecordResult(n_rows=n)
+    with store.session() as s:
+        store.check_role(s, user, "record")
+        conn = s.connection()
+        if progress:
+            progress("validate", 0, n)
+        v = _validate(store, conn, data, row_numbers=row_numbers, reason=reason)
+        if len(v.errors):
+            raise ObservationError(describe_errors(v.errors, n_rows=n), v.errors)
+        valid = v.data
+        # corrections: compare with what is stored
+        existing = _existing(conn, valid)
+        if len(existing):
+            merged = valid.merge(existing, on=["subject", "visit", "instrument", "item"], how="left")
+            stored = merged["obs_id"].notna().to_numpy()
+            same = stored & (
+                merged["old_text"].to_numpy(dtype=object) == merged["value_text"].to_numpy(dtype=object)
+            )
+            both_null = stored & merged["old_text"].isna().to_numpy() & merged["value_text"].isna().to_numpy()
+            same = same | both_null
+            changed = stored & ~same
+            no_reason = changed & merged["reason"].map(lambda r: r is None or not str(r).strip()).to_numpy(
+                dtype=bool
+            )
+            if no_reason.any():
+                sub = merged.loc[no_reason]
+                errors = pd.DataFrame(
+                    {
+                        "row": sub["row"].to_numpy(),
+                        "subject": sub["subject"].to_numpy(),
+                        "visit": sub["visit"].to_numpy(),
+                        "instrument": sub["instrument"].to_numpy(),
+                        "item": sub["item"].to_numpy(),
+                        "value": sub["value_text"].to_numpy(),
+                        "error": [
+                            f"already recorded as {o!r}; a correction needs a reason" for o in sub["old_text"]
+                        ],
+                    }
+                )
+                raise ObservationError(describe_errors(errors, n_rows=n), errors)
+            updates = merged.loc[changed]
+            inserts = merged.loc[~stored].drop(columns=["obs_id", "old_text", "old_unit"])
+            result.n_unchanged = int(same.sum())
+        else:
+            updates = valid.iloc[0:0]
+            inserts = valid
+        at = now_utc()
+        result.n_visits = _ensure_visits(s, store, valid, user=user, at=at)
+        _insert(s, inserts, user=user, at=at, progress=progress, total=n)
+        _update(s, updates, user=user, at=at)
+        result.n_inserted = len(inserts)
+        result.n_updated = len(updates)
+    logger.info(
+        "recorded %d observations (%d new, %d corrected, %d unchanged)",
+        n,
+        result.n_inserted,
+        result.n_updated,
+        result.n_unchanged,
+    )
+    return result
+
+
+def _existing(conn: Any, valid: pd.DataFrame) -> pd.DataFrame:
+    subjects = list(pd.unique(valid["subject"]))
+    records = []
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start : start + 500]
+        q = select(
+            Observation.subject_id,
+            Observation.visit_code,
+            Observation.instrument,
+            Observation.item,
+            Observation.id,
+            Observation.value,
+            Observation.unit,
+        ).where(Observation.subject_id.in_(chunk))
+        records.extend(conn.execute(q).all())
+    return pd.DataFrame(
+        records, columns=["subject", "visit", "instrument", "item", "obs_id", "old_text", "old_unit"]
+    )
+
+
+def _ensure_visits(session: Any, store: Store, valid: pd.DataFrame, *, user: str, at: Any) -> int:
+    """Create missing visit rows (and set given visit dates); audited."""
+    from ssctrial.store._subjects import check_window, write_visit
+
+    pairs = valid[["subject", "visit", "visit_date"]].copy()
+    pairs["has_date"] = pairs["visit_date"].notna()
+    pairs = pairs.sort_values("has_date", ascending=False).drop_duplicates(["subject", "visit"])
+    subjects = list(pd.unique(pairs["subject"]))
+    existing: dict[tuple[str, str], date | None] = {}
+    for start in range(0, len(subjects), 500):
+        chunk = subjects[start : start + 500]
+        q = select(Visit.subject_id, Visit.visit_code, Visit.visit_date).where(Visit.subject_id.in_(chunk))
+        for sid, vc, vd in session.execute(q):
+            existing[(sid, vc)] = vd
+    new_rows = []
+    audit_rows = []
+    count = 0
+    base = store.design.baseline_visit.code
+    # baseline first, so that windows of later visits can be checked against its date
+    pairs = pairs.assign(_b=pairs["visit"] != base).sort_values("_b", kind="stable")
+    for sid, vc, vd in pairs[["subject", "visit", "visit_date"]].itertuples(index=False):
+        key = (sid, vc)
+        if key not in existing:
+            if vd is not None and vc != base:
+                check_window(session, store, sid, vc, vd)
+            new_rows.append(
+                {"subject_id": sid, "visit_code": vc, "visit_date": vd, "entered_at": at, "entered_by": user}
+            )
+            audit_rows.append(
+                (
+                    "insert",
+                    "visit",
+                    f"{sid}/{vc}",
+                    None,
+                    json.dumps({"visit_date": None if vd is None else vd.isoformat()}),
+                    None,
+                )
+            )
+            existing[key] = vd
+            count += 1
+            if vc == base and vd is not None:
+                session.execute(insert(Visit), [new_rows.pop()])
+        elif vd is not None and existing[key] != vd:
+            check_window(session, store, sid, vc, vd)
+            write_visit(session, store, sid, vc, vd, user=user, reason=None)
+            count += 1
+    if new_rows:
+        session.execute(insert(Visit), new_rows)
+    if audit_rows:
+        append_audit(session, audit_rows, user=user, at=at)
+    return count
+
+
+def _insert(
+    session: Any, rows: pd.DataFrame, *, user: str, at: Any, progress: Progress | None, total: int
+) -> None:
+    n = len(rows)
+    if n == 0:
+        return
+    subj = rows["subject"].to_numpy()
+    visit = rows["visit"].to_numpy()
+    inst = rows["instrument"].to_numpy()
+    item = rows["item"].to_numpy()
+    text = rows["value_text"].to_numpy(dtype=object)
+    num = rows["value_num"].to_numpy(dtype=float)
+    unit = rows["unit"].to_numpy(dtype=object)
+    dumps = json.dumps
+    done = 0
+    for start in range(0, n, _CHUNK):
+        stop = min(start + _CHUNK, n)
+        batch = [
+            {
+                "subject_id": subj[i],
+                "visit_code": visit[i],
+                "instrument": inst[i],
+                "item": item[i],
+                "value": text[i],
+                "value_num": None if num[i] != num[i] else float(num[i]),
+                "unit": unit[i],
+                "entered_at": at,
+                "entered_by": user,
+            }
+            for i in range(start, stop)
+        ]
+        session.execute(insert(Observation), batch)
+        audit = [
+            (
+                "insert",
+                "observation",
+                f"{subj[i]}/{visit[i]}/{inst[i]}/{item[i]}",
+                None,
+                '{"unit":' + dumps(unit[i]) + ',"value":' + dumps(text[i]) + "}",
+                None,
+            )
+            for i in range(start, stop)
+        ]
+        append_audit(session, audit, user=user, at=at)
+        done = stop
+        if progress:
+            progress("write", done, total)
+
+
+def _update(session: Any, rows: pd.DataFrame, *, user: str, at: Any) -> None:
+    if len(rows) == 0:
+        return
+    audit = []
+    for rec in rows.itertuples(index=False):
+        num = None if rec.value_num != rec.value_num else float(rec.value_num)
+        session.execute(
+            update(Observation)
+            .where(Observation.id == int(rec.obs_id))
+            .values(value=rec.value_text, value_num=num, unit=rec.unit, entered_at=at, entered_by=user)
+        )
+        record = f"{rec.subject}/{rec.visit}/{rec.instrument}/{rec.item}"
+        old = json.dumps({"unit": rec.old_unit, "value": rec.old_text}, sort_keys=True)
+        new = json.dumps({"unit": rec.unit, "value": rec.value_text}, sort_keys=True)
+        audit.append(("update", "observation", record, old, new, str(rec.reason)))
+    append_audit(session, audit, user=user, at=at)
