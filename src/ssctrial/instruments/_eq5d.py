@@ -278,7 +278,7 @@ def eq5d_index(state: str | Sequence[Any], value_set: str = DEFAULT_VALUE_SET) -
         if len(levels) != 5:
             raise InputError(_state_message(vs, state, f"{len(levels)} levels instead of 5"))
     else:
-        raise InputError(_state_message(vs, state, f"a {type(state).__name__} is not a state"))
+        raise InputError(_state_message(vs, state, f"a value of type {type(state).__name__} is not a state"))
     parsed = [_parse_level(vs, d, v) for d, v in enumerate(levels)]
     if any(p is None for p in parsed):
         return math.nan
