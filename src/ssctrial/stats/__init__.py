@@ -9,6 +9,7 @@ from ssctrial.stats._one_way import one_way
 from ssctrial.stats._pairwise import compare_to_control
 from ssctrial.stats._responder import compute_newcombe_ci, responder_analysis
 from ssctrial.stats._result import StatsResult
+from ssctrial.stats._safety import compute_eair, create_ae_by_grade, create_ae_by_term, create_ae_overview
 
 __all__ = [
     "MMRMFit",
@@ -17,9 +18,13 @@ __all__ = [
     "adjust_pvalues",
     "ancova",
     "compare_to_control",
+    "compute_eair",
     "compute_newcombe_ci",
     "compute_wilson_ci",
     "contingency_tests",
+    "create_ae_by_grade",
+    "create_ae_by_term",
+    "create_ae_overview",
     "describe_categorical",
     "describe_continuous",
     "fisher_exact_kx2",

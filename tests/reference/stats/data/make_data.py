@@ -47,9 +47,51 @@ def make_efficacy(rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
+
+
+def make_safety(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ADSL (48 subjects, safety flag, exposure days) and an ADAE-like table for the safety tables."""
+    arms = np.repeat(["CTRL", "BARI2", "BARI4"], 16)
+    n = arms.size
+    adsl = pd.DataFrame({
+        "USUBJID": [f"BAS-{i + 1:03d}" for i in range(n)],
+        "TRT01A": arms,
+        "SAFFL": np.where(np.arange(n) == 47, "N", "Y"),  # one subject never dosed
+        "TRTDURD": rng.integers(60, 169, size=n),
+    })
+    terms = {
+        "Infections and infestations": ["Upper respiratory tract infection", "Herpes zoster",
+                                        "Urinary tract infection"],
+        "Gastrointestinal disorders": ["Nausea", "Diarrhoea"],
+        "Investigations": ["Alanine aminotransferase increased", "Blood creatine phosphokinase increased"],
+        "Skin and subcutaneous tissue disorders": ["Rash"],
+    }
+    pairs = [(soc, t) for soc, ts in terms.items() for t in ts]
+    rate = {"CTRL": 0.9, "BARI2": 1.3, "BARI4": 1.8}
+    rows = []
+    for subj, arm in zip(adsl.USUBJID, adsl.TRT01A, strict=True):
+        for _ in range(rng.poisson(rate[arm])):
+            soc, term = pairs[rng.integers(len(pairs))]
+            grade = int(rng.choice([1, 2, 3, 4], p=[0.55, 0.3, 0.12, 0.03]))
+            rows.append({
+                "USUBJID": subj, "TRT01A": arm, "AESOC": soc, "AEDECOD": term, "AETOXGR": str(grade),
+                "AESER": "Y" if grade >= 3 and rng.uniform() < 0.6 else "N",
+                "AEACN": "DRUG WITHDRAWN" if grade >= 3 and rng.uniform() < 0.5 else "DOSE NOT CHANGED",
+                "TRTEMFL": "Y" if rng.uniform() < 0.93 else "N",
+            })
+    return adsl, pd.DataFrame(rows)
+
+
+def write_safety() -> None:
+    adsl, adae = make_safety(np.random.default_rng(20210470))
+    adsl.to_csv(HERE / "adsl_like.csv", index=False)
+    adae.to_csv(HERE / "adae_like.csv", index=False)
+
+
 def main() -> None:
     rng = np.random.default_rng(20250517)
     make_efficacy(rng).to_csv(HERE / "basics_like.csv", index=False)
+    write_safety()
 
 
 if __name__ == "__main__":
