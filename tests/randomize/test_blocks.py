@@ -66,8 +66,9 @@ def test_balance_bound_holds_for_any_sequence_of_strata(case):
 @given(_designs())
 def test_every_block_holds_the_ratio_and_a_valid_size(case):
     arms, ratio, block_sizes, strata, arrivals, seed = case
-    lst = permuted_block_list(arms, n_per_stratum=len(arrivals), seed=seed, ratio=ratio,
-                              block_sizes=block_sizes, strata=strata)
+    lst = permuted_block_list(
+        arms, n_per_stratum=len(arrivals), seed=seed, ratio=ratio, block_sizes=block_sizes, strata=strata
+    )
     reduced = check_ratio(arms, ratio)
     for _key, grp in lst.groupby(["stratum", "block"]):
         size = grp["block_size"].iloc[0]
@@ -115,8 +116,9 @@ def test_unequal_ratio_and_default_block_sizes():
     assert Counter(lst["arm"])["A"] == 2 * Counter(lst["arm"])["B"]
     # 2:2:2 is reduced to 1:1:1, so blocks of 3 are allowed
     assert check_ratio(ARMS, [2, 2, 2]) == (1, 1, 1)
-    assert set(permuted_block_list(ARMS, n_per_stratum=3, seed=1, ratio=[2, 2, 2], block_sizes=[3])[
-        "block_size"]) == {3}
+    assert set(
+        permuted_block_list(ARMS, n_per_stratum=3, seed=1, ratio=[2, 2, 2], block_sizes=[3])["block_size"]
+    ) == {3}
 
 
 def test_columns_and_default_stratum():
@@ -129,8 +131,10 @@ def test_columns_and_default_stratum():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"block_sizes": [4]},
-         r"block_sizes: 4 is not allowed; each block size must be a positive multiple of 3, the sum"),
+        (
+            {"block_sizes": [4]},
+            r"block_sizes: 4 is not allowed; each block size must be a positive multiple of 3, the sum",
+        ),
         ({"block_sizes": []}, r"block_sizes: \[\] is not a non-empty list"),
         ({"block_sizes": [3, 3]}, r"block_sizes: \[3, 3\] contains duplicates"),
         ({"ratio": [1, 1]}, r"ratio: \[1, 1\] has 2 terms but there are 3 arms"),
@@ -140,8 +144,17 @@ def test_columns_and_default_stratum():
         ({"strata": "a"}, r"strata: 'a' must be a non-empty list"),
         ({"seed": -3}, r"seed: -3 is negative"),
     ],
-    ids=["size-not-multiple", "no-sizes", "dup-sizes", "ratio-len", "ratio-zero", "n", "dup-strata",
-         "strata-str", "seed"],
+    ids=[
+        "size-not-multiple",
+        "no-sizes",
+        "dup-sizes",
+        "ratio-len",
+        "ratio-zero",
+        "n",
+        "dup-strata",
+        "strata-str",
+        "seed",
+    ],
 )
 def test_bad_input_is_refused_with_a_clear_message(kwargs, match):
     args = {"n_per_stratum": 6, "seed": 1, "block_sizes": [3, 6]} | kwargs
@@ -151,8 +164,12 @@ def test_bad_input_is_refused_with_a_clear_message(kwargs, match):
 
 @pytest.mark.parametrize(
     ("arms", "match"),
-    [(["A"], "randomisation needs at least 2"), (["A", "A"], "duplicate"), ("AB", "expected a list"),
-     (["A", ""], "not a non-empty string")],
+    [
+        (["A"], "randomisation needs at least 2"),
+        (["A", "A"], "duplicate"),
+        ("AB", "expected a list"),
+        (["A", ""], "not a non-empty string"),
+    ],
 )
 def test_bad_arms_are_refused(arms, match):
     with pytest.raises(InputError, match=match):

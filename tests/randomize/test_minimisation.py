@@ -70,7 +70,8 @@ def test_single_factor_variance_equal_ratio_keeps_levels_within_one(n_arms, arri
 @given(
     arrivals=st.lists(
         st.fixed_dictionaries({code: st.sampled_from(levels) for code, levels in FACTORS.items()}),
-        min_size=1, max_size=60,
+        min_size=1,
+        max_size=60,
     ),
     seed=st.integers(0, 2**64),
     imbalance=st.sampled_from(["range", "variance"]),
@@ -87,7 +88,8 @@ def test_deterministic_minimisation_always_takes_a_least_imbalanced_arm(arrivals
 @given(
     arrivals=st.lists(
         st.fixed_dictionaries({code: st.sampled_from(levels) for code, levels in FACTORS.items()}),
-        min_size=1, max_size=40,
+        min_size=1,
+        max_size=40,
     ),
     seed=st.integers(0, 2**128 - 1),
     split=st.integers(0, 40),
@@ -129,8 +131,11 @@ def test_probabilities_by_hand():
     assert m.probabilities(x) == {a: pytest.approx(1 / 3) for a in ARMS}
     # one subject in BARI4 with the same levels: BARI2 and CTRL tie as preferred (0.45 each)
     m.record(x, "BARI4")
-    assert m.probabilities(x) == {"BARI4": pytest.approx(0.1), "BARI2": pytest.approx(0.45),
-                                  "CTRL": pytest.approx(0.45)}
+    assert m.probabilities(x) == {
+        "BARI4": pytest.approx(0.1),
+        "BARI2": pytest.approx(0.45),
+        "CTRL": pytest.approx(0.45),
+    }
     # ratio 2:1, nobody yet: giving A makes scaled counts (1/2, 0), range 1/2; giving B makes
     # (0, 1), range 1; so A is preferred. After one A, B is (range 1/2 against 1).
     m = Minimisation(["A", "B"], {"F": ["x", "y"]}, seed=1, ratio=[2, 1], p_preferred=0.9)

@@ -4,12 +4,24 @@ The pure generators (:func:`permuted_block_list`, :class:`Minimisation`, :func:`
 no database. See ``docs/randomization.md`` for methods, concealment and concurrency guarantees.
 """
 
+from ssctrial.randomize._allocate import (
+    AllocationRecord,
+    ReproductionReport,
+    create_allocation_list,
+    randomize_subject,
+    reproduce_allocation_list,
+)
 from ssctrial.randomize._blocks import check_ratio, permuted_block_list
 from ssctrial.randomize._minimisation import Minimisation, minimise
 
 __all__ = [
+    "AllocationRecord",
     "Minimisation",
+    "ReproductionReport",
     "check_ratio",
     "minimise",
     "permuted_block_list",
+    "randomize_subject",
+    "reproduce_allocation_list",
+    "create_allocation_list",
 ]
