@@ -41,8 +41,8 @@ _GLOBAL_SCALES = ("0-10", "0-100")
 CORE_ITEMS: dict[str, tuple[str, float, float, str | None]] = {
     "mrss": ("mRSS total", 0, 51, None),
     "fvc_pct_pred": ("FVC % predicted", 0, 250, "%"),
-    "pt_global": ("Patient global assessment", 0, 10, "0-10"),
-    "md_global": ("Physician global assessment", 0, 10, "0-10"),
+    "pt_global": ("Patient global assessment (0-10)", 0, 10, None),
+    "md_global": ("Physician global assessment (0-10)", 0, 10, None),
     "haq_di": ("HAQ-DI", 0, 3, None),
 }
 STEP1_ITEMS: dict[str, str] = {

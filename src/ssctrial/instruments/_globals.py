@@ -20,9 +20,9 @@ logger = logging.getLogger(__name__)
 _ANCHORS = "0 = very well / no disease activity, 10 = very poor / most severe (higher = worse)"
 
 _ITEMS: tuple[Item, ...] = (
-    Item("pt_global", "Patient global assessment (0-10)", "number", min=0, max=10, unit="0-10",
+    Item("pt_global", "Patient global assessment (0-10)", "number", min=0, max=10,
          required=False, description=_ANCHORS),
-    Item("md_global", "Physician global assessment (0-10)", "number", min=0, max=10, unit="0-10",
+    Item("md_global", "Physician global assessment (0-10)", "number", min=0, max=10,
          required=False, description=_ANCHORS),
     Item("pt_global_mm", "Patient global assessment (100-mm VAS)", "number", min=0, max=100, unit="mm",
          required=False, description=_ANCHORS + "; divided by 10 when scored"),
