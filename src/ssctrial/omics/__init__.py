@@ -1,3 +1,22 @@
-"""ssctrial.omics (see docs/architecture.md)."""
+"""Blood transcriptome analysis: trial-aware DESeq2 designs, QC, GO enrichment and figures.
 
-__all__: list[str] = []
+The fixed low-level entry point is :func:`deseq`; :func:`fit_deseq` fits once for several results.
+"""
+
+from ssctrial.omics._deseq import DESeqFit, create_model_matrix, deseq, fit_deseq
+from ssctrial.omics._input import assert_counts, assert_omics_samples, coerce_counts, read_counts
+from ssctrial.omics._nbglm import BatchedInference, fit_nb_glm, nb_loglik
+
+__all__ = [
+    "BatchedInference",
+    "DESeqFit",
+    "assert_counts",
+    "assert_omics_samples",
+    "coerce_counts",
+    "create_model_matrix",
+    "deseq",
+    "fit_deseq",
+    "fit_nb_glm",
+    "nb_loglik",
+    "read_counts",
+]
