@@ -289,11 +289,21 @@ def eq5d_index(state: str | Sequence[Any], value_set: str = DEFAULT_VALUE_SET) -
 
 
 def _levels_from_states(states: pd.Series, vs: _ValueSet) -> tuple[np.ndarray, list[str]]:
-    """Split a column of written states into a (n, 5) float array; report malformed rows."""
-    raw = states.to_numpy(dtype=object)
-    missing = pd.isna(raw)
-    text = pd.Series(np.where(missing, "", raw), index=states.index).astype(str).str.strip()
-    malformed = ~text.str.fullmatch(r"[0-9]{5}").to_numpy() & ~missing
+    """Split a column of written states into a (n, 5) float array; report malformed rows.
+
+    Only the distinct values are parsed (``pandas.factorize``): there are at most ``L**5`` valid ones.
+    """
+    positions, uniques = pd.factorize(states, use_na_sentinel=True)
+    parsed = np.full((len(uniques) + 1, 5), np.nan)  # trailing row: missing state
+    malformed_u = np.zeros(len(uniques) + 1, dtype=bool)
+    for k, u in enumerate(uniques):
+        text = u.strip() if isinstance(u, str) else None
+        if text is not None and len(text) == 5 and text.isascii() and text.isdigit():
+            parsed[k] = [int(ch) for ch in text]
+        else:
+            malformed_u[k] = True
+    levels = parsed[positions]
+    malformed = malformed_u[positions]
     problems = []
     if malformed.any():
         problems.append(
@@ -301,14 +311,10 @@ def _levels_from_states(states: pd.Series, vs: _ValueSet) -> tuple[np.ndarray, l
                 f"{vs.instrument} state column {states.name!r}",
                 states.index,
                 malformed,
-                raw,
+                states.to_numpy(dtype=object),
                 f"5 digits, one per dimension (MO SC UA PD AD), each from 1 to {vs.levels}",
             )
         )
-    ok = ~missing & ~malformed
-    arr = np.asarray(np.where(ok, text.to_numpy(), "11111"), dtype="U5")
-    levels = (arr.view(np.uint32).reshape(-1, 5).astype(np.int64) - 48).astype(np.float64)
-    levels[~ok] = np.nan
     return levels, problems
 
 

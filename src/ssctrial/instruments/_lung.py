@@ -228,19 +228,19 @@ def _measured_value(param: str, unit: str, measured: Any) -> float:
 
 
 def _map_codes(series: pd.Series, lookup: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Map a text column through ``lookup`` (case-insensitive); return (codes, missing, invalid)."""
-    raw = series.to_numpy(dtype=object)
-    missing = pd.isna(raw)
-    keys = (
-        pd.Series(np.where(missing, "", raw), index=series.index, dtype=object)
-        .astype(str)
-        .str.strip()
-        .str.upper()
+    """Map a text column through ``lookup`` (case-insensitive); return (codes, missing, invalid).
+
+    Only the distinct values are looked up (``pandas.factorize``), so a million rows cost one pass.
+    """
+    positions, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.array(
+        [lookup.get(u.strip().upper(), -1) if isinstance(u, str) else -1 for u in uniques] + [-1],
+        dtype=np.intp,
     )
-    codes = keys.map(lookup).to_numpy(dtype=np.float64, na_value=np.nan)
-    invalid = np.isnan(codes) & ~missing
-    codes = np.where(np.isnan(codes), 0, codes).astype(np.intp)
-    return codes, missing, invalid
+    codes = mapped[positions]  # position -1 (missing) picks the trailing -1
+    missing = positions < 0
+    invalid = (codes < 0) & ~missing
+    return np.where(codes < 0, 0, codes), missing, invalid
 
 
 def compute_lung_function(
