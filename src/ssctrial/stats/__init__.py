@@ -2,6 +2,7 @@
 
 from ssctrial.stats._ancova import ancova
 from ssctrial.stats._contingency import contingency_tests, fisher_exact_kx2
+from ssctrial.stats._counts import count_regression
 from ssctrial.stats._descriptives import compute_wilson_ci, describe_categorical, describe_continuous
 from ssctrial.stats._mmrm import MMRMFit, mmrm
 from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
@@ -22,6 +23,7 @@ __all__ = [
     "compute_newcombe_ci",
     "compute_wilson_ci",
     "contingency_tests",
+    "count_regression",
     "create_ae_by_grade",
     "create_ae_by_term",
     "create_ae_overview",

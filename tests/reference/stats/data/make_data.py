@@ -88,10 +88,25 @@ def write_safety() -> None:
     adae.to_csv(HERE / "adae_like.csv", index=False)
 
 
+
+
+def make_counts(rng: np.random.Generator) -> pd.DataFrame:
+    """Overdispersed digital-ulcer counts (90 subjects, 3 arms) with unequal exposure."""
+    arms = np.repeat(["CTRL", "BARI2", "BARI4"], 30)
+    n = arms.size
+    base = rng.poisson(2.0, size=n)
+    exposure = np.round(rng.uniform(0.2, 0.5, size=n), 4)
+    mu = np.exp(np.log(4.0) - 0.8 * (arms == "BARI4") - 0.3 * (arms == "BARI2") + 0.15 * base) * exposure
+    counts = rng.poisson(rng.gamma(shape=0.8, scale=mu / 0.8))
+    return pd.DataFrame({"USUBJID": [f"DU-{i + 1:03d}" for i in range(n)], "ARM": arms, "BASEDU": base,
+                         "DUCNT": counts, "EXPYRS": exposure})
+
+
 def main() -> None:
     rng = np.random.default_rng(20250517)
     make_efficacy(rng).to_csv(HERE / "basics_like.csv", index=False)
     write_safety()
+    make_counts(np.random.default_rng(7433)).to_csv(HERE / "counts_like.csv", index=False)
 
 
 if __name__ == "__main__":
