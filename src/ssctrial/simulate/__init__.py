@@ -1,3 +1,18 @@
-"""ssctrial.simulate (see docs/architecture.md)."""
+"""Simulate a BASICS-like trial: patients, item-level outcomes, adverse events and blood RNA-seq.
 
-__all__: list[str] = []
+The generative model is pure (:func:`simulate_trial_data`: a study design and a seed in, tidy
+DataFrames out); its parameters live in the study file's ``simulation:`` section
+(:func:`load_simulation_parameters`). See ``docs/simulation.md``.
+"""
+
+from __future__ import annotations
+
+from ssctrial.simulate._generate import SimulatedTrial, simulate_trial_data
+from ssctrial.simulate._params import SimulationParameters, load_simulation_parameters
+
+__all__ = [
+    "SimulatedTrial",
+    "SimulationParameters",
+    "load_simulation_parameters",
+    "simulate_trial_data",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -164,11 +165,21 @@ class StratumRule(_Model):
 ArmVisitMap = dict[str, dict[str, float]]
 
 
+class Responders(_Model):
+    """A responder subgroup: its share of the arm and its change relative to the non-responders."""
+
+    fraction: float
+    ratio: float = Field(gt=0)
+
+    _p = field_validator("fraction")(_probability)
+
+
 class Skin(_Model):
     """Modified Rodnan skin score: baseline, course per arm, noise and the site pattern."""
 
     baseline: dict[str, Normal]
     mean_change: ArmVisitMap
+    responders: dict[str, Responders]
     relative_slope_sd: float = Field(ge=0)
     assessment_sd: float = Field(ge=0)
     site_weights: dict[str, float]
@@ -305,7 +316,10 @@ class OrganEvents(_Model):
 
 
 class Conduct(_Model):
-    """Trial conduct: missed visits, visit timing and withdrawals (MAR)."""
+    """Trial conduct: recruitment, missed visits, visit timing and withdrawals (MAR)."""
+
+    first_screening_date: date
+    recruitment_days: int = Field(ge=0)
 
     missed_visit_probability: float
     on_target_probability: float
@@ -430,6 +444,7 @@ class SimulationParameters(_Model):
 
 
 _PATIENT_ATTRIBUTES = ("subtype", "disease_duration_months", "age", "sex", "autoantibody")
+_ALLOWED_ATTRIBUTES = ", ".join(_PATIENT_ATTRIBUTES)
 
 
 def _design_problems(p: SimulationParameters, design: StudyDesign) -> list[tuple[str, str]]:
@@ -454,6 +469,7 @@ def _design_problems(p: SimulationParameters, design: StudyDesign) -> list[tuple
                     problems.append((f"{path}.{arm}", "must give at least one visit"))
 
     arm_map("skin.mean_change", p.skin.mean_change, visit_keys=True)
+    arm_map("skin.responders", p.skin.responders, visit_keys=False)
     primary = "W12" if "W12" in post else (post[0] if post else None)
     for arm, by_visit in p.skin.mean_change.items():
         if primary is not None and arms and primary not in by_visit and set(p.skin.mean_change) == set(arms):
@@ -467,8 +483,11 @@ def _design_problems(p: SimulationParameters, design: StudyDesign) -> list[tuple
     arm_map("joints.relative_change", p.joints.relative_change, visit_keys=True)
     arm_map("digital_ulcers.heal_probability", p.digital_ulcers.heal_probability, visit_keys=False)
     arm_map("digital_ulcers.new_rate", p.digital_ulcers.new_rate, visit_keys=False)
-    arm_map("tendon_friction_rubs.resolve_probability", p.tendon_friction_rubs.resolve_probability,
-            visit_keys=False)
+    arm_map(
+        "tendon_friction_rubs.resolve_probability",
+        p.tendon_friction_rubs.resolve_probability,
+        visit_keys=False,
+    )
     arm_map("crp.fold_change", p.crp.fold_change, visit_keys=False)
     arm_map("rnaseq.dose_fraction", p.rnaseq.dose_fraction, visit_keys=False)
     for i, ae in enumerate(p.adverse_events):
@@ -477,14 +496,17 @@ def _design_problems(p: SimulationParameters, design: StudyDesign) -> list[tuple
         rule = p.strata.get(factor.code)
         if rule is None:
             problems.append(
-                (f"strata.{factor.code}", f"no rule to read stratification factor {factor.code} from a patient")
+                (
+                    f"strata.{factor.code}",
+                    f"no rule to read stratification factor {factor.code} from a patient",
+                )
             )
             continue
         if rule.attribute not in _PATIENT_ATTRIBUTES:
             problems.append(
                 (
                     f"strata.{factor.code}.attribute",
-                    f"unknown patient attribute {rule.attribute!r}; allowed: {', '.join(_PATIENT_ATTRIBUTES)}",
+                    f"unknown patient attribute {rule.attribute!r}; allowed: {_ALLOWED_ATTRIBUTES}",
                 )
             )
         levels = rule.levels if rule.levels is not None else tuple(p.subtype)
@@ -492,7 +514,10 @@ def _design_problems(p: SimulationParameters, design: StudyDesign) -> list[tuple
             bad = [lv for lv in levels if lv not in factor.levels]
             if bad:
                 problems.append(
-                    (f"strata.{factor.code}", f"level(s) {bad!r} are not levels of {factor.code}: {factor.levels}")
+                    (
+                        f"strata.{factor.code}",
+                        f"level(s) {bad!r} are not levels of {factor.code}: {factor.levels}",
+                    )
                 )
     for code in p.strata:
         if code not in {f.code for f in design.stratification_factors}:
