@@ -9,10 +9,11 @@ d$ARMCD <- factor(d$ARMCD, levels = c("PBO", "TRT"))
 d$RACE <- factor(d$RACE, levels = c("Asian", "Black or African American", "White"))
 d$SEX <- factor(d$SEX, levels = c("Male", "Female"))
 d <- d[!is.na(d$FEV1), ]
+full <- names(which(table(d$USUBJID) == 4))[1]  # a subject with all 4 visits, for getVarCov
 ctrl <- glsControl(maxIter = 500, msMaxIter = 500,
                    returnObject = FALSE, tolerance = 1e-12, msTol = 1e-12)
 summ <- function(fit) {
-  V <- getVarCov(fit)
+  V <- getVarCov(fit, individual = full)
   list(minus2_loglik = -2 * as.numeric(logLik(fit)),
        coef_names = names(coef(fit)), estimate = unname(coef(fit)),
        se = unname(sqrt(diag(vcov(fit)))),
