@@ -12,7 +12,13 @@ from scipy.special import expit
 
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items, with_range
+from ssctrial.instruments._validate import (
+    bool_array,
+    finish_output,
+    prepare_input,
+    validate_items,
+    with_range,
+)
 
 __all__ = [
     "CRISS_COEFFICIENTS",
@@ -60,8 +66,13 @@ def _core_items() -> tuple[Item, ...]:
         items.append(Item(stem, f"{label} at follow-up", "number", min=lo, max=hi, unit=unit))
     for code, label in STEP1_ITEMS.items():
         items.append(
-            Item(code, label, "boolean", required=False,
-                 description="Step-1 event attributable to SSc during the trial; missing = no event")
+            Item(
+                code,
+                label,
+                "boolean",
+                required=False,
+                description="Step-1 event attributable to SSc during the trial; missing = no event",
+            )
         )
     return tuple(items)
 
@@ -321,17 +332,17 @@ def score_acr_criss(
     """
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 1:
         msg = (
-            f"ACR_CRISS option threshold={threshold!r} is not allowed; "
-            "expected a probability between 0 and 1"
+            f"ACR_CRISS option threshold={threshold!r} is not allowed; expected a probability between 0 and 1"
         )
         raise InputError(msg)
     frame, single, v, step1 = read_composite(data, instrument="ACR_CRISS", global_scale=global_scale)
     deltas = {f"d_{stem}": v[stem] - v[f"{stem}_base"] for stem in CORE_ITEMS}
     p = compute_criss_probability(**deltas, step1_event=step1)
     p = np.asarray(p, dtype=float)
-    improved = pd.array(np.where(np.isnan(p), None, p >= threshold), dtype="boolean")
-    result = pd.DataFrame({**deltas, "step1_event": step1, "probability": p, "improved": improved},
-                          index=frame.index)
+    improved = bool_array(p >= threshold, np.isnan(p))
+    result = pd.DataFrame(
+        {**deltas, "step1_event": step1, "probability": p, "improved": improved}, index=frame.index
+    )
     return finish_output(result, single=single)
 
 
@@ -342,8 +353,13 @@ ACR_CRISS = register(
         items=COMPOSITE_ITEMS,
         scorer=score_acr_criss,
         outputs={
-            "probability": "CRISS", "improved": None, "step1_event": None,
-            "d_mrss": None, "d_fvc_pct_pred": None, "d_pt_global": None, "d_md_global": None,
+            "probability": "CRISS",
+            "improved": None,
+            "step1_event": None,
+            "d_mrss": None,
+            "d_fvc_pct_pred": None,
+            "d_pt_global": None,
+            "d_md_global": None,
             "d_haq_di": None,
         },
         score_range="probability 0-1; improved if >= 0.60",

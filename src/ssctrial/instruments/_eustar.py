@@ -11,7 +11,7 @@ import pandas as pd
 
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items
+from ssctrial.instruments._validate import bool_array, finish_output, prepare_input, validate_items
 
 __all__ = ["EUSTAR_AI_WEIGHTS", "score_eustar_ai"]
 
@@ -30,16 +30,45 @@ _DEFAULT_THRESHOLD = 2.5
 
 _ITEMS: tuple[Item, ...] = (
     Item("delta_skin", "Patient-assessed worsening of skin in the previous month", "boolean"),
-    Item("mrss", "Modified Rodnan skin score (total)", "number", min=0, max=51,
-         description="Scores 1.5 when > 18"),
+    Item(
+        "mrss",
+        "Modified Rodnan skin score (total)",
+        "number",
+        min=0,
+        max=51,
+        description="Scores 1.5 when > 18",
+    ),
     Item("digital_ulcers", "Active digital ulcers present", "boolean"),
     Item("tendon_friction_rubs", "Tendon friction rubs present", "boolean"),
-    Item("crp_mg_dl", "C-reactive protein (mg/dL)", "number", min=0, max=100, unit="mg/dL", required=False,
-         description="Scores 2.25 when > 1 mg/dL; give this or crp_mg_l"),
-    Item("crp_mg_l", "C-reactive protein (mg/L)", "number", min=0, max=1000, unit="mg/L", required=False,
-         description="Scores 2.25 when > 10 mg/L; give this or crp_mg_dl"),
-    Item("dlco_pct_pred", "DLCO % predicted", "number", min=0, max=250, unit="%",
-         description="Scores 1.0 when < 70 %"),
+    Item(
+        "crp_mg_dl",
+        "C-reactive protein (mg/dL)",
+        "number",
+        min=0,
+        max=100,
+        unit="mg/dL",
+        required=False,
+        description="Scores 2.25 when > 1 mg/dL; give this or crp_mg_l",
+    ),
+    Item(
+        "crp_mg_l",
+        "C-reactive protein (mg/L)",
+        "number",
+        min=0,
+        max=1000,
+        unit="mg/L",
+        required=False,
+        description="Scores 2.25 when > 10 mg/L; give this or crp_mg_dl",
+    ),
+    Item(
+        "dlco_pct_pred",
+        "DLCO % predicted",
+        "number",
+        min=0,
+        max=250,
+        unit="%",
+        description="Scores 1.0 when < 70 %",
+    ),
 )
 
 
@@ -109,7 +138,7 @@ def score_eustar_ai(
         score += np.where(hit, points, 0.0)
         missing |= np.isnan(raw)
     score = np.where(missing, np.nan, score)
-    active = pd.array(np.where(missing, None, score >= threshold), dtype="boolean")
+    active = bool_array(score >= threshold, missing)
     result = pd.DataFrame({"score": score, "active": active}, index=frame.index)
     return finish_output(result, single=single)
 
@@ -123,9 +152,7 @@ EUSTAR_AI = register(
         outputs={"score": "EUSTARAI", "active": None},
         score_range="0-10 (steps of 0.25); active disease >= 2.5",
         missing_rule="Any item missing: score missing (no published rule).",
-        citation=(
-            "Valentini G et al. Ann Rheum Dis 2017;76(1):270-6, doi:10.1136/annrheumdis-2016-209768"
-        ),
+        citation=("Valentini G et al. Ann Rheum Dis 2017;76(1):270-6, doi:10.1136/annrheumdis-2016-209768"),
         options={"threshold": _DEFAULT_THRESHOLD},
     )
 )

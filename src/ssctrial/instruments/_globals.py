@@ -20,14 +20,44 @@ logger = logging.getLogger(__name__)
 _ANCHORS = "0 = very well / no disease activity, 10 = very poor / most severe (higher = worse)"
 
 _ITEMS: tuple[Item, ...] = (
-    Item("pt_global", "Patient global assessment (0-10)", "number", min=0, max=10,
-         required=False, description=_ANCHORS),
-    Item("md_global", "Physician global assessment (0-10)", "number", min=0, max=10,
-         required=False, description=_ANCHORS),
-    Item("pt_global_mm", "Patient global assessment (100-mm VAS)", "number", min=0, max=100, unit="mm",
-         required=False, description=_ANCHORS + "; divided by 10 when scored"),
-    Item("md_global_mm", "Physician global assessment (100-mm VAS)", "number", min=0, max=100, unit="mm",
-         required=False, description=_ANCHORS + "; divided by 10 when scored"),
+    Item(
+        "pt_global",
+        "Patient global assessment (0-10)",
+        "number",
+        min=0,
+        max=10,
+        required=False,
+        description=_ANCHORS,
+    ),
+    Item(
+        "md_global",
+        "Physician global assessment (0-10)",
+        "number",
+        min=0,
+        max=10,
+        required=False,
+        description=_ANCHORS,
+    ),
+    Item(
+        "pt_global_mm",
+        "Patient global assessment (100-mm VAS)",
+        "number",
+        min=0,
+        max=100,
+        unit="mm",
+        required=False,
+        description=_ANCHORS + "; divided by 10 when scored",
+    ),
+    Item(
+        "md_global_mm",
+        "Physician global assessment (100-mm VAS)",
+        "number",
+        min=0,
+        max=100,
+        unit="mm",
+        required=False,
+        description=_ANCHORS + "; divided by 10 when scored",
+    ),
 )
 
 # two readings of the same global disagree if they differ by more than this (0-10 units)

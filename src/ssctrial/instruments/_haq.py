@@ -11,7 +11,13 @@ import pandas as pd
 
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items, with_range
+from ssctrial.instruments._validate import (
+    finish_output,
+    int_array,
+    prepare_input,
+    validate_items,
+    with_range,
+)
 
 __all__ = [
     "HAQ_CATEGORIES",
@@ -69,8 +75,10 @@ HAQ_DEVICES: dict[str, tuple[str, str]] = {
     "device_walker": ("Walker", "walking"),
     "device_crutches": ("Crutches", "walking"),
     "device_wheelchair": ("Wheelchair", "walking"),
-    "device_dressing": ("Devices used for dressing (button hook, zipper pull, long-handled shoe horn)",
-                        "dressing_grooming"),
+    "device_dressing": (
+        "Devices used for dressing (button hook, zipper pull, long-handled shoe horn)",
+        "dressing_grooming",
+    ),
     "device_utensils": ("Built-up or special utensils", "eating"),
     "device_chair": ("Special or built-up chair", "arising"),
     "device_raised_toilet_seat": ("Raised toilet seat", "hygiene"),
@@ -104,13 +112,26 @@ _DEVICE_ITEMS: tuple[Item, ...] = tuple(
     for code, (label, cat) in HAQ_DEVICES.items()
 )
 _HELP_ITEMS: tuple[Item, ...] = tuple(
-    Item(f"help_{cat}", f"Help from another person: {cat.replace('_', ' and ')}", "boolean", required=False,
-         description=f"Help from another person; raises category {cat!r} to 2")
+    Item(
+        f"help_{cat}",
+        f"Help from another person: {cat.replace('_', ' and ')}",
+        "boolean",
+        required=False,
+        description=f"Help from another person; raises category {cat!r} to 2",
+    )
     for cat in HAQ_CATEGORIES
 )
 _VAS_ITEMS: tuple[Item, ...] = tuple(
-    Item(code, label, "number", min=0, max=_DEFAULT_LINE_MM, unit="mm", required=False,
-         description="Mark position on the line, in mm from the left ('no limitation') end")
+    Item(
+        code,
+        label,
+        "number",
+        min=0,
+        max=_DEFAULT_LINE_MM,
+        unit="mm",
+        required=False,
+        description="Mark position on the line, in mm from the left ('no limitation') end",
+    )
     for code, label in SHAQ_VAS.items()
 )
 _ITEMS: tuple[Item, ...] = (*_QUESTION_ITEMS, *_DEVICE_ITEMS, *_HELP_ITEMS, *_VAS_ITEMS)
@@ -192,10 +213,12 @@ def score_haq_di(
     columns: dict[str, Any] = {}
     scores = np.empty((n, len(HAQ_CATEGORIES)))
     for j, (cat, questions) in enumerate(HAQ_CATEGORIES.items()):
-        block = np.column_stack([values[code] for code in questions])
-        answered = ~np.isnan(block).all(axis=1)
-        best = np.where(answered, np.nanmax(np.where(np.isnan(block), -1.0, block), axis=1), np.nan)
-        best = np.where(raised[cat] & (best < 2.0), 2.0, best)
+        # highest answered item; -1 marks "no item answered" (answers are 0-3)
+        best = np.full(n, -1.0)
+        for code in questions:
+            np.fmax(best, values[code], out=best)
+        best[raised[cat] & (best >= 0.0) & (best < 2.0)] = 2.0
+        best[best < 0.0] = np.nan
         scores[:, j] = best
     n_answered = (~np.isnan(scores)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -204,7 +227,7 @@ def score_haq_di(
     columns["haq_di"] = haq
     columns["n_categories"] = n_answered.astype("int64")
     for j, cat in enumerate(HAQ_CATEGORIES):
-        columns[f"category_{cat}"] = pd.array(scores[:, j], dtype="Int64")
+        columns[f"category_{cat}"] = int_array(scores[:, j])
     for code in SHAQ_VAS:
         columns[f"{code}_score"] = 3.0 * values[code] / line
     result = pd.DataFrame(columns, index=frame.index)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items
+from ssctrial.instruments._validate import finish_output, int_array, prepare_input, validate_items
 
 __all__ = [
     "JOINTS_28",
@@ -28,12 +28,29 @@ logger = logging.getLogger(__name__)
 NOT_EVALUATED = "NE"
 
 _SIDES = ("right", "left")
-_PER_SIDE_28 = ("shoulder", "elbow", "wrist", *(f"mcp{i}" for i in range(1, 6)),
-                *(f"pip{i}" for i in range(1, 6)), "knee")
+_PER_SIDE_28 = (
+    "shoulder",
+    "elbow",
+    "wrist",
+    *(f"mcp{i}" for i in range(1, 6)),
+    *(f"pip{i}" for i in range(1, 6)),
+    "knee",
+)
 _PER_SIDE_68 = (
-    "tmj", "sternoclavicular", "acromioclavicular", "shoulder", "elbow", "wrist",
-    *(f"mcp{i}" for i in range(1, 6)), *(f"pip{i}" for i in range(1, 6)), *(f"dip{i}" for i in range(2, 6)),
-    "hip", "knee", "ankle", "tarsus", *(f"mtp{i}" for i in range(1, 6)),
+    "tmj",
+    "sternoclavicular",
+    "acromioclavicular",
+    "shoulder",
+    "elbow",
+    "wrist",
+    *(f"mcp{i}" for i in range(1, 6)),
+    *(f"pip{i}" for i in range(1, 6)),
+    *(f"dip{i}" for i in range(2, 6)),
+    "hip",
+    "knee",
+    "ankle",
+    "tarsus",
+    *(f"mtp{i}" for i in range(1, 6)),
     *(f"toe_pip{i}" for i in range(1, 6)),
 )
 
@@ -45,8 +62,10 @@ JOINTS_68: tuple[str, ...] = tuple(f"{side}_{j}" for side in _SIDES for j in _PE
 JOINTS_66: tuple[str, ...] = tuple(j for j in JOINTS_68 if not j.endswith("_hip"))
 
 _NAMES = {
-    "tmj": "temporomandibular", "sternoclavicular": "sternoclavicular",
-    "acromioclavicular": "acromioclavicular", "tarsus": "tarsus (midtarsal)",
+    "tmj": "temporomandibular",
+    "sternoclavicular": "sternoclavicular",
+    "acromioclavicular": "acromioclavicular",
+    "tarsus": "tarsus (midtarsal)",
 }
 
 
@@ -63,13 +82,25 @@ def _label(joint: str) -> str:
 
 _STATE = "0 = not tender/swollen, 1 = tender/swollen, NE = not evaluated (not assessable)"
 _TENDER_ITEMS: tuple[Item, ...] = tuple(
-    Item(f"tender_{j}", f"Tender: {_label(j)}", "categorical", allowed=(0, 1, NOT_EVALUATED),
-         required=False, description=_STATE)
+    Item(
+        f"tender_{j}",
+        f"Tender: {_label(j)}",
+        "categorical",
+        allowed=(0, 1, NOT_EVALUATED),
+        required=False,
+        description=_STATE,
+    )
     for j in JOINTS_68
 )
 _SWOLLEN_ITEMS: tuple[Item, ...] = tuple(
-    Item(f"swollen_{j}", f"Swollen: {_label(j)}", "categorical", allowed=(0, 1, NOT_EVALUATED),
-         required=False, description=_STATE)
+    Item(
+        f"swollen_{j}",
+        f"Swollen: {_label(j)}",
+        "categorical",
+        allowed=(0, 1, NOT_EVALUATED),
+        required=False,
+        description=_STATE,
+    )
     for j in JOINTS_66
 )
 _ITEMS: tuple[Item, ...] = (*_TENDER_ITEMS, *_SWOLLEN_ITEMS)
@@ -130,8 +161,12 @@ def score_joint_counts(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame |
             f"swollen_{j}" in frame.columns for j in JOINTS_66
         )
         if not (has28 or has68):
-            missing = [f"{k}_{j}" for k in ("tender", "swollen") for j in JOINTS_28
-                       if f"{k}_{j}" not in frame.columns]
+            missing = [
+                f"{k}_{j}"
+                for k in ("tender", "swollen")
+                for j in JOINTS_28
+                if f"{k}_{j}" not in frame.columns
+            ]
             msg = (
                 "JOINTS: the data has neither the 28-joint nor the 68/66-joint columns; "
                 f"missing: {', '.join(missing)}"
@@ -152,8 +187,8 @@ def score_joint_counts(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame |
         else:
             count = np.full(n, np.nan)
             n_eval = np.full(n, np.nan)
-        columns[name] = pd.array(count, dtype="Int64")
-        columns[f"{name}_n_evaluated"] = pd.array(n_eval, dtype="Int64")
+        columns[name] = int_array(count)
+        columns[f"{name}_n_evaluated"] = int_array(n_eval)
     result = pd.DataFrame(columns, index=frame.index)
     return finish_output(result, single=single)
 
@@ -169,9 +204,7 @@ def _joint_list(values: Iterable[str] | None, allowed: tuple[str, ...], *, what:
     for joint in out:
         if joint not in allowed:
             extra = " (hips are assessed for tenderness only)" if joint.endswith("_hip") else ""
-            msg = (
-                f"JOINTS {what}: unknown joint {joint!r}{extra}; allowed joints are: {', '.join(allowed)}"
-            )
+            msg = f"JOINTS {what}: unknown joint {joint!r}{extra}; allowed joints are: {', '.join(allowed)}"
             raise InputError(msg)
         if joint in seen:
             msg = f"JOINTS {what}: duplicate joint {joint}; list each joint once"
@@ -234,9 +267,14 @@ JOINTS = register(
         items=_ITEMS,
         scorer=score_joint_counts,
         outputs={
-            "tjc28": "TJC28", "sjc28": "SJC28", "tjc68": None, "sjc66": None,
-            "tjc28_n_evaluated": None, "sjc28_n_evaluated": None,
-            "tjc68_n_evaluated": None, "sjc66_n_evaluated": None,
+            "tjc28": "TJC28",
+            "sjc28": "SJC28",
+            "tjc68": None,
+            "sjc66": None,
+            "tjc28_n_evaluated": None,
+            "sjc28_n_evaluated": None,
+            "tjc68_n_evaluated": None,
+            "sjc66_n_evaluated": None,
         },
         score_range="TJC28/SJC28 0-28; TJC68 0-68; SJC66 0-66",
         missing_rule=(

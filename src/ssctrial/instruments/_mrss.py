@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items
+from ssctrial.instruments._validate import finish_output, int_array, prepare_input, validate_items
 
 __all__ = ["MRSS_SITES", "compute_mrss_total", "score_mrss"]
 
@@ -102,7 +102,7 @@ def score_mrss(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame | dict[st
     total = np.where(n_sites == len(MRSS_SITES), np.nansum(grades, axis=1), np.nan)
     result = pd.DataFrame(
         {
-            "total": pd.array(total, dtype="Int64"),
+            "total": int_array(total),
             "n_sites": n_sites.astype("int64"),
         },
         index=frame.index,

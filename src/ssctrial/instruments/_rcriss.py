@@ -12,7 +12,7 @@ import pandas as pd
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._criss import COMPOSITE_ITEMS, CORE_ITEMS, read_composite
 from ssctrial.instruments._registry import Instrument, register
-from ssctrial.instruments._validate import finish_output
+from ssctrial.instruments._validate import bool_array, finish_output
 
 __all__ = ["score_rcriss"]
 
@@ -112,18 +112,19 @@ def score_rcriss(
         known[:, j] = ok
         hits[:, j] = hit
         name = "fvc" if stem == "fvc_pct_pred" else stem
-        improved[f"improved_{name}"] = pd.array(np.where(ok, hit, None), dtype="boolean")
+        improved[f"improved_{name}"] = bool_array(hit, ~ok)
     n_improved = hits.sum(axis=1)
     n_unknown = (~known).sum(axis=1)
     decided_yes = n_improved >= _MIN_ITEMS
     decided_no = n_improved + n_unknown < _MIN_ITEMS
-    responder = np.where(step1, False, np.where(decided_yes, True, np.where(decided_no, False, None)))
+    responder = ~step1 & decided_yes
+    undecided = ~step1 & ~decided_yes & ~decided_no
     result = pd.DataFrame(
         {
             **improved,
             "n_improved": n_improved.astype("int64"),
             "step1_event": step1,
-            "responder": pd.array(responder, dtype="boolean"),
+            "responder": bool_array(responder, undecided),
         },
         index=frame.index,
     )
@@ -137,9 +138,14 @@ RCRISS = register(
         items=COMPOSITE_ITEMS,
         scorer=score_rcriss,
         outputs={
-            "responder": "RCRISS", "n_improved": None, "step1_event": None,
-            "improved_mrss": None, "improved_haq_di": None, "improved_pt_global": None,
-            "improved_md_global": None, "improved_fvc": None,
+            "responder": "RCRISS",
+            "n_improved": None,
+            "step1_event": None,
+            "improved_mrss": None,
+            "improved_haq_di": None,
+            "improved_pt_global": None,
+            "improved_md_global": None,
+            "improved_fvc": None,
         },
         score_range="responder yes/no; 0-5 items improved",
         missing_rule=(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ssctrial.exceptions import InputError
 from ssctrial.instruments._registry import Instrument, Item, register
-from ssctrial.instruments._validate import finish_output, prepare_input, validate_items
+from ssctrial.instruments._validate import finish_output, int_array, prepare_input, validate_items
 
 __all__ = [
     "DU_LOCATIONS",
@@ -91,7 +91,7 @@ def score_digital_ulcers(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame
     active = np.where(np.isnan(qual).any(axis=1), np.nan, np.nansum(qual, axis=1))
     result = pd.DataFrame(
         {
-            "active_du": pd.array(active, dtype="Int64"),
+            "active_du": int_array(active),
             "other_lesions": (other == 1.0).sum(axis=1).astype("int64"),
         },
         index=frame.index,
@@ -166,7 +166,7 @@ def compute_digital_ulcer_changes(
         a = after == 1.0
 
         def _col(x: np.ndarray) -> Any:
-            return pd.array(np.where(missing, np.nan, x), dtype="Int64")
+            return int_array(np.where(missing, np.nan, x))
 
         return pd.DataFrame(
             {

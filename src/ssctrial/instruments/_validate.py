@@ -24,7 +24,9 @@ from ssctrial.instruments._registry import Item
 __all__ = [
     "ItemValueError",
     "assert_items",
+    "bool_array",
     "finish_output",
+    "int_array",
     "prepare_input",
     "validate_items",
 ]
@@ -237,8 +239,12 @@ def _build_error(
         labels = frame.index[positions]
         for label, value in zip(labels, raw, strict=True):
             records.append(
-                {"row": None if single else label, "item": item.code, "value": value,
-                 "allowed": item.allowed_text()}
+                {
+                    "row": None if single else label,
+                    "item": item.code,
+                    "value": value,
+                    "allowed": item.allowed_text(),
+                }
             )
         if single:
             lines.append(
@@ -263,6 +269,18 @@ def _build_error(
 def with_range(item: Item, *, min: float | None, max: float | None, unit: str | None = None) -> Item:  # noqa: A002
     """Return a copy of ``item`` with another range (for scorer options such as a VAS length)."""
     return replace(item, min=min, max=max, unit=unit if unit is not None else item.unit)
+
+
+def int_array(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Return float ``values`` (integer-valued, NaN = missing) as a nullable ``Int64`` array, fast."""
+    values = np.asarray(values, dtype=float)
+    mask = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
+
+
+def bool_array(values: np.ndarray, missing: np.ndarray) -> pd.arrays.BooleanArray:
+    """Return ``values`` as a nullable ``boolean`` array with ``missing`` masked, fast."""
+    return pd.arrays.BooleanArray(np.asarray(values, dtype=bool) & ~missing, np.asarray(missing, dtype=bool))
 
 
 def finish_output(result: pd.DataFrame, *, single: bool) -> pd.DataFrame | dict[str, Any]:
