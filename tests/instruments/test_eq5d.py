@@ -117,6 +117,8 @@ def test_state_as_sequence_string_and_numpy_agree():
 
 def test_missing_dimension_gives_nan():
     assert np.isnan(eq5d_index([1, None, 3, 4, 5]))
+    assert np.isnan(eq5d_index(["1", "2", "3", "4", pd.NA]))
+    assert eq5d_index(pd.Series([1, 2, 3, 4, 5])) == eq5d_index("12345")
     assert np.isnan(eq5d_index([1, 2, float("nan"), 4, 5]))
 
 
@@ -311,3 +313,12 @@ def test_vas_out_of_range_every_row():
         r"\(expected a number from 0 to 100\): row 1: 101, row 2: -1",
     ):
         score_eq5d(df)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ssctrial.instruments._eq5d as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0

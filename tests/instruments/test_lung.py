@@ -241,6 +241,13 @@ def test_dataframe_missing_values_give_nan_rows_and_index_kept():
     assert no_measure["z"].isna().all() and no_measure["predicted"].iloc[0] == out.loc["p1", "predicted"]
 
 
+def test_missing_measured_value_gives_nan_like_the_dataframe_form():
+    for missing in (float("nan"), pd.NA, np.nan):
+        out = lung_function("FVC", sex="F", age=45, height_cm=160, measured=missing)
+        assert np.isnan(out["z"]) and np.isnan(out["percent_predicted"])
+        assert out["predicted"] == lung_function("FVC", sex="F", age=45, height_cm=160)["predicted"]
+
+
 def test_lung_equations_constant():
     assert LUNG_EQUATIONS["GLI-2012"] == {"FEV1": "L", "FVC": "L", "FEV1FVC": "ratio"}
     assert set(LUNG_EQUATIONS["GLI-2017"]) == {"TLCO", "DLCO", "KCO", "KCO_TRAD", "VA"}
@@ -336,7 +343,8 @@ def test_score_pft_without_measures_still_has_feed_columns():
         ),
         ({"measured": -2.0}, r"PFT field 'measured' \(FVC\): value -2.0 is not allowed"),
         ({"measured": "n/a"}, r"PFT field 'measured' \(FVC\): value 'n/a' is not allowed"),
-        ({"measured": float("nan")}, r"PFT field 'measured' \(FVC\): value nan is not allowed"),
+        ({"measured": float("inf")}, r"PFT field 'measured' \(FVC\): value inf is not allowed"),
+        ({"measured": True}, r"PFT field 'measured' \(FVC\): value True is not allowed"),
     ],
 )
 def test_single_record_errors(kwargs, pattern):
@@ -443,3 +451,12 @@ def test_score_pft_errors_collect_all_measures():
         InputError, match=r"PFT option 'transfer_equation': value 'X' is not allowed; expected 'GLI-2017'"
     ):
         score_pft(df, transfer_equation="X")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import ssctrial.instruments._lung as module
+
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0

@@ -205,7 +205,7 @@ def _state_message(vs: _ValueSet, state: Any, problem: str) -> str:
 
 
 def _parse_level(vs: _ValueSet, d: int, value: Any) -> int | None:
-    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
         return None
     if isinstance(value, bool | np.bool_):
         raise InputError(_item_message(vs, d, value))
@@ -273,7 +273,7 @@ def eq5d_index(state: str | Sequence[Any], value_set: str = DEFAULT_VALUE_SET) -
         for d, ch in enumerate(levels):
             if not ch.isdigit():
                 raise InputError(_item_message(vs, d, ch))
-    elif isinstance(state, Sequence | np.ndarray) and not isinstance(state, bytes):
+    elif isinstance(state, Sequence | np.ndarray | pd.Series) and not isinstance(state, bytes):
         levels = list(state)
         if len(levels) != 5:
             raise InputError(_state_message(vs, state, f"{len(levels)} levels instead of 5"))

@@ -161,7 +161,7 @@ def lung_function(
     Mapping
         ``predicted`` (median M), ``lln`` (5th centile), ``z`` and ``percent_predicted``
         (``100 * measured / predicted``); ``z`` and ``percent_predicted`` are ``None`` when
-        ``measured`` is ``None``.
+        ``measured`` is ``None``, and NaN when it is NaN or ``pd.NA`` (a missing measurement).
 
     Raises
     ------
@@ -195,7 +195,9 @@ def lung_function(
     height_v = _number("height_cm", height_cm, *info.height_range, "cm", eq)
     measured_arr = None
     if measured is not None:
-        value = _measured_value(param, info.parameters[param], measured)
+        # NaN / pd.NA: measured but missing -> NaN z and % predicted, as in the DataFrame form
+        missing = measured is pd.NA or (isinstance(measured, float | np.floating) and math.isnan(measured))
+        value = math.nan if missing else _measured_value(param, info.parameters[param], measured)
         measured_arr = np.array([value])
     el, m, s = lms(
         param_table(eq, param),
