@@ -273,7 +273,7 @@ def _start_values(prep: _Prepared, structures: list) -> np.ndarray:
     """OLS residuals -> pairwise covariance per group -> each structure's starting theta."""
     Xf = prep.X[prep.mask]
     yf = prep.Y[prep.mask]
-    beta, *_ = np.linalg.lstsq(Xf, yf, rcond=None)
+    beta = np.linalg.solve(Xf.T @ Xf, Xf.T @ yf)
     r = np.where(prep.mask, prep.Y - prep.X @ beta, 0.0)
     m = prep.mask.astype(float)
     out = []
@@ -325,7 +325,8 @@ class MMRMFit:
         if self._engine.n_obs <= self._engine.p:
             msg = f"{self.n_obs} analysed rows cannot estimate {self._engine.p} fixed effects"
             raise InputError(msg)
-        rank = np.linalg.matrix_rank(prep.X[prep.mask])
+        Xo = prep.X[prep.mask]
+        rank = np.linalg.matrix_rank(Xo.T @ Xo / max(len(Xo), 1))
         if rank < self._engine.p:
             msg = (
                 f"the design matrix of {prep.spec.response!r} ~ ... has rank {rank} < {self._engine.p} "
@@ -359,7 +360,7 @@ class MMRMFit:
         info_mat = -res.hess
         try:
             linalg.cholesky(info_mat)
-            self._W = linalg.inv(info_mat)
+            self._W = np.linalg.inv(info_mat)
         except linalg.LinAlgError:
             warnings.warn(
                 "the observed information of the covariance parameters is not positive definite "

@@ -147,7 +147,7 @@ class MMRMEngine:
         """Log-likelihood (order 0), plus score (1), plus Hessian and Fisher information (2)."""
         Wp, logdet_v = self._inverses(theta)
         Wi = Wp[self.pattern]  # (N, T, T)
-        Z = np.einsum("nab,nbp->nap", Wi, self.X)
+        Z = Wi @ self.X
         Zf = Z.reshape(self.N * self.T, self.p)
         xtwx = self.Xf.T @ Zf
         xtwx = (xtwx + xtwx.T) / 2
@@ -161,8 +161,8 @@ class MMRMEngine:
         phi = linalg.cho_solve((chol, True), np.eye(self.p))
         phi = (phi + phi.T) / 2
         beta = phi @ (Zf.T @ self.Yf)
-        r = (self.Y - np.einsum("nap,p->na", self.X, beta)) * self.mask
-        v = np.einsum("nab,nb->na", Wi, r)
+        r = (self.Y - self.X @ beta) * self.mask
+        v = (Wi @ r[:, :, None])[:, :, 0]
         quad = float(np.sum(r * v))
         if self.reml:
             logdet_x = 2 * float(np.sum(np.log(np.diag(chol))))
@@ -189,7 +189,7 @@ class MMRMEngine:
         Wp, Wi, Z, v = (res.extra[k] for k in ("Wp", "Wi", "Z", "v"))
         phi = res.phi
         ZPhi = Z @ phi  # (N, T, p)
-        A2 = np.einsum("nap,nbp->nab", ZPhi, Z)  # z_i Phi z_i'  (N, T, T)
+        A2 = ZPhi @ np.swapaxes(Z, 1, 2)  # z_i Phi z_i'  (N, T, T)
         vv = v[:, :, None] * v[:, None, :]  # (N, T, T)
         # pattern aggregates
         A2g = np.zeros((self.n_patterns, T, T))
@@ -213,7 +213,7 @@ class MMRMEngine:
             Hs.append(Hb)
             Db = D[b].reshape(-1, T * T)
             G[sl] = (Db @ Hb.reshape(T * T, p * p)).reshape(-1, p, p)
-            Jb = np.einsum("nap,nb->abp", Z[subj], v[subj])
+            Jb = (Zb.T @ v[subj]).reshape(T, p, T).transpose(0, 2, 1)  # [a,b,p] = sum z_ia v_ib
             J.append(Db @ Jb.reshape(T * T, p))
             pbar = nW[pats].sum(axis=0)
             if self.reml:
