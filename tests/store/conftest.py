@@ -78,8 +78,7 @@ def store(db_url) -> Iterator[Store]:
         st.close()
 
 
-def allocate(store: Store, subject_id: str, arm: str = "BARI4") -> None:
-    """Write an allocation row directly (the randomisation engineer's logic is tested elsewhere)."""
+def _allocate(store: Store, subject_id: str, arm: str = "BARI4") -> None:
     from ssctrial.store import Allocation, Subject
     from ssctrial.store._audit import now_utc
 
@@ -97,3 +96,9 @@ def allocate(store: Store, subject_id: str, arm: str = "BARI4") -> None:
         )
         subj.status = "randomised"
         store.audit(s, user="ivan", action="insert", table="allocation", record=subject_id, new={"arm": arm})
+
+
+@pytest.fixture
+def allocate():
+    """Write an allocation row directly (``ssctrial.randomize`` fills it in real use; tested there)."""
+    return _allocate

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ssctrial.store._audit import GENESIS_HASH, AuditReport, audit_row_hash, verify_audit_chain
 from ssctrial.store._engine import DEFAULT_URL, create_store_engine
 from ssctrial.store._events import record_adverse_event, record_sample
+from ssctrial.store._io import ImportReport, export_tables, import_csv, read_import_file
 from ssctrial.store._models import (
     AE_OUTCOMES,
     AE_RELATEDNESS,
@@ -45,6 +46,7 @@ __all__ = [
     "CONCEALED_TABLES",
     "DEFAULT_URL",
     "GENESIS_HASH",
+    "ImportReport",
     "PERMISSIONS",
     "ROLES",
     "SUBJECT_STATUSES",
@@ -68,8 +70,11 @@ __all__ = [
     "Visit",
     "audit_row_hash",
     "create_store_engine",
+    "export_tables",
+    "import_csv",
     "init_store",
     "open_store",
+    "read_import_file",
     "record_adverse_event",
     "record_observations",
     "record_sample",

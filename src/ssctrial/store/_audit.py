@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ssctrial.store._models import AuditHead, AuditLog
@@ -99,7 +99,7 @@ def append_audit(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
     ).one()
     seq, prev = int(head.seq), str(head.hash)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     sha256 = hashlib.sha256
     for entry in entries:
         if isinstance(entry, AuditEntry):
@@ -129,28 +129,46 @@ def append_audit(
             )
         )
         digest = sha256(payload.encode("utf-8")).hexdigest()
-        rows.append(
-            {
-                "id": seq,
-                "at": stamp,
-                "user_name": user,
-                "action": action,
-                "table_name": table,
-                "record_key": record,
-                "old": old,
-                "new": new,
-                "reason": reason,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
+        rows.append((seq, stamp, user, action, table, record, old, new, reason, prev, digest))
         prev = digest
     if not rows:
         return 0
+    conn = session.connection()
+    sql = insert_sql(conn, "audit_log", _AUDIT_COLUMNS)
     for start in range(0, len(rows), 50_000):
-        session.execute(insert(AuditLog), rows[start : start + 50_000])
+        conn.exec_driver_sql(sql, rows[start : start + 50_000])
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
     return len(rows)
+
+
+_AUDIT_COLUMNS = (
+    "id",
+    "at",
+    "user_name",
+    "action",
+    "table_name",
+    "record_key",
+    "old",
+    "new",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+def insert_sql(conn: Any, table: str, columns: Sequence[str]) -> str:
+    """Return a plain ``INSERT`` statement in the driver's parameter style (for ``executemany``)."""
+    style = conn.dialect.paramstyle
+    if style == "qmark":
+        marks = ", ".join("?" for _ in columns)
+    elif style in ("format", "pyformat"):
+        marks = ", ".join("%s" for _ in columns)
+    elif style == "numeric":
+        marks = ", ".join(f":{i + 1}" for i in range(len(columns)))
+    else:  # pragma: no cover - named styles are not used by the supported drivers
+        msg = f"unsupported DBAPI paramstyle {style!r}"
+        raise RuntimeError(msg)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 @dataclass

@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import insert, select, update
 
 from ssctrial.exceptions import InputError, NotFoundError
-from ssctrial.store._audit import append_audit, now_utc
+from ssctrial.store._audit import append_audit, insert_sql, now_utc
 from ssctrial.store._models import Allocation, Observation, Subject, Visit
 from ssctrial.store._subjects import today
 
@@ -161,15 +161,10 @@ def _validate(
     df = pd.DataFrame(
         {
             "row": rows,
-            "subject": data["subject"].astype(str).str.strip().to_numpy(),
-            "visit": data["visit"].astype(str).str.strip().to_numpy(),
-            "instrument": data["instrument"]
-            .astype(str)
-            .str.strip()
-            .str.upper()
-            .str.replace("-", "_")
-            .to_numpy(),
-            "item": data["item"].astype(str).str.strip().to_numpy(),
+            "subject": _normalise(data["subject"], str.strip),
+            "visit": _normalise(data["visit"], str.strip),
+            "instrument": _normalise(data["instrument"], lambda x: x.strip().upper().replace("-", "_")),
+            "item": _normalise(data["item"], str.strip),
             "raw": data["value"].to_numpy(dtype=object),
         }
     )
@@ -208,19 +203,15 @@ def _validate(
     known_visit = df["visit"].isin(visit_codes).to_numpy()
     flag(~known_visit, f"unknown visit; visits are: {', '.join(visit_codes)}")
     schedule = {v.code: set(v.instruments) for v in design.visits}
-    pair = df["visit"] + "\x1f" + df["instrument"]
-    allowed_pairs = {f"{v}\x1f{i}" for v, ins in schedule.items() for i in ins}
-    scheduled = pair.isin(allowed_pairs).to_numpy()
-    unsched = known_visit & ~scheduled
-    if unsched.any():
-        msgs = [
-            f"instrument {i} is not collected at visit {v}; "
-            f"scheduled there: {', '.join(sorted(schedule[v])) or '(none)'}"
-            for v, i in zip(
-                df["visit"].to_numpy()[unsched], df["instrument"].to_numpy()[unsched], strict=True
+    registered = {i.code for i in _registry().list_instruments()}
+    pairs = df.groupby(["visit", "instrument"], sort=False).indices
+    for (v_code, i_code), idx in pairs.items():
+        if v_code in schedule and i_code in registered and i_code not in schedule[v_code]:
+            flag(
+                _mask(n, idx),
+                f"instrument {i_code} is not collected at visit {v_code}; "
+                f"scheduled there: {', '.join(sorted(schedule[v_code])) or '(none)'}",
             )
-        ]
-        flag(unsched, msgs)
     # --- randomised before post-baseline data
     base_day = design.baseline_visit.day
     post = {v.code for v in design.visits if v.day > base_day}
@@ -259,29 +250,29 @@ def _validate(
             flag(mask, str(exc))
             continue
         raws = df["raw"].to_numpy()[idx]
-        cache: dict[Any, tuple[str | None, float | None, Any, str | None]] = {}
-        texts = np.empty(idx.size, dtype=object)
-        nums = np.empty(idx.size)
-        errs = np.full(idx.size, None, dtype=object)
-        conv = np.empty(idx.size, dtype=object)
-        for k, raw in enumerate(raws):
-            key = (type(raw), raw) if not (isinstance(raw, float) and raw != raw) else "nan"
-            hit = cache.get(key)
-            if hit is None:
-                if _is_missing(raw):
-                    hit = (None, None, None, None)
-                else:
-                    try:
-                        c = item.check(raw.strip() if isinstance(raw, str) else raw, instrument=inst.code)
-                        text, num = _canonical(c, item.type)
-                        hit = (text, num, c, None)
-                    except InputError as exc:
-                        hit = (None, None, None, str(exc))
-                cache[key] = hit
-            texts[k] = hit[0]
-            nums[k] = np.nan if hit[1] is None else hit[1]
-            conv[k] = hit[2]
-            errs[k] = hit[3]
+        codes, uniques = pd.factorize(raws, use_na_sentinel=True)
+        u_text = np.empty(len(uniques) + 1, dtype=object)
+        u_num = np.full(len(uniques) + 1, np.nan)
+        u_conv = np.full(len(uniques) + 1, None, dtype=object)
+        u_err = np.full(len(uniques) + 1, None, dtype=object)
+        u_text[-1] = None  # code -1: missing value
+        for k, raw in enumerate(uniques):
+            if _is_missing(raw):
+                u_text[k] = None
+                continue
+            try:
+                c = item.check(raw.strip() if isinstance(raw, str) else raw, instrument=inst.code)
+            except InputError as exc:
+                u_err[k] = str(exc)
+                continue
+            text, num = _canonical(c, item.type)
+            u_text[k] = text
+            u_num[k] = np.nan if num is None else num
+            u_conv[k] = c
+        texts = u_text[codes]
+        nums = u_num[codes]
+        conv = u_conv[codes]
+        errs = u_err[codes]
         value_text[idx] = texts
         value_num[idx] = nums
         bad_vals = np.array([e is not None for e in errs], dtype=bool)
@@ -395,6 +386,19 @@ def _validate(
     return _Validated(out.loc[~bad].reset_index(drop=True), errors)
 
 
+def _normalise(column: pd.Series, fn: Callable[[str], str]) -> np.ndarray:
+    """Apply ``fn`` to the text of each distinct value (fast on long, repetitive columns)."""
+    codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
+    cleaned = np.array([fn("" if _is_missing(u) else str(u)) for u in uniques] + [""], dtype=object)
+    return cleaned[codes]
+
+
+def _mask(n: int, idx: np.ndarray) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[idx] = True
+    return mask
+
+
 def _one(n: int, i: int) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     mask[i] = True
@@ -445,7 +449,6 @@ def record_observations(
     user: str,
     reason: str | None = None,
     progress: Progress | None = None,
-    row_numbers: np.ndarray | None = None,
 ) -> RecordResult:
     """Validate and write long-format observations, all or nothing.
 
@@ -455,16 +458,15 @@ def record_observations(
         The open store.
     data
         One row per item value: ``subject``, ``visit``, ``instrument``, ``item``, ``value``;
-        optional ``unit`` (must equal the item's unit), ``reason`` (per-row correction reason)
-        and ``visit_date`` (sets the visit's date).
+        optional ``unit`` (must equal the item's unit), ``reason`` (per-row correction reason),
+        ``visit_date`` (sets the visit's date) and ``row`` (row labels for error messages;
+        default: the DataFrame index).
     user
         Who writes (role investigator or admin).
     reason
         Reason for corrections of values already stored (unless a ``reason`` column is given).
     progress
         Optional callback ``progress(stage, done, total)``; stages ``validate`` and ``write``.
-    row_numbers
-        Row labels used in error messages (default: the DataFrame index).
 
     Returns
     -------
@@ -480,35 +482,57 @@ def record_observations(
         without a reason). Nothing is written. ``errors`` lists every problem.
     PermissionDeniedError
         The user may not record data.
+
+    Notes
+    -----
+    Re-recording a value identical to the stored one changes nothing and is not audited.
+    """
+    return record_many(store, data, user=user, reason=reason, progress=progress, drop_invalid=False)[0]
+
+
+def record_many(
+    store: Store,
+    data: pd.DataFrame,
+    *,
+    user: str,
+    reason: str | None,
+    progress: Progress | None,
+    drop_invalid: bool,
+) -> tuple[RecordResult, pd.DataFrame]:
+    """Validate and write; with ``drop_invalid`` write the valid rows and return the errors.
+
+    Rows sharing a ``row`` label (one line of a wide file) are kept or dropped together.
     """
     n = len(data) if isinstance(data, pd.DataFrame) else 0
     result = RecordResult(n_rows=n)
+    row_numbers = data["row"].to_numpy() if isinstance(data, pd.DataFrame) and "row" in data.columns else None
     with store.session() as s:
         store.check_role(s, user, "record")
         conn = s.connection()
         if progress:
             progress("validate", 0, n)
         v = _validate(store, conn, data, row_numbers=row_numbers, reason=reason)
-        if len(v.errors):
-            raise ObservationError(describe_errors(v.errors, n_rows=n), v.errors)
+        errors = v.errors
         valid = v.data
+        if len(errors):
+            if not drop_invalid:
+                raise ObservationError(describe_errors(errors, n_rows=n), errors)
+            valid = valid.loc[~valid["row"].isin(set(errors["row"]))].reset_index(drop=True)
         # corrections: compare with what is stored
         existing = _existing(conn, valid)
         if len(existing):
             merged = valid.merge(existing, on=["subject", "visit", "instrument", "item"], how="left")
             stored = merged["obs_id"].notna().to_numpy()
-            same = stored & (
-                merged["old_text"].to_numpy(dtype=object) == merged["value_text"].to_numpy(dtype=object)
-            )
-            both_null = stored & merged["old_text"].isna().to_numpy() & merged["value_text"].isna().to_numpy()
-            same = same | both_null
+            old_text = merged["old_text"].to_numpy(dtype=object)
+            new_text = merged["value_text"].to_numpy(dtype=object)
+            same = stored & np.array([a == b for a, b in zip(old_text, new_text, strict=True)], dtype=bool)
             changed = stored & ~same
             no_reason = changed & merged["reason"].map(lambda r: r is None or not str(r).strip()).to_numpy(
                 dtype=bool
             )
             if no_reason.any():
                 sub = merged.loc[no_reason]
-                errors = pd.DataFrame(
+                more = pd.DataFrame(
                     {
                         "row": sub["row"].to_numpy(),
                         "subject": sub["subject"].to_numpy(),
@@ -521,7 +545,12 @@ def record_observations(
                         ],
                     }
                 )
-                raise ObservationError(describe_errors(errors, n_rows=n), errors)
+                errors = pd.concat([errors, more], ignore_index=True) if len(errors) else more
+                if not drop_invalid:
+                    raise ObservationError(describe_errors(errors, n_rows=n), errors)
+                keep = ~merged["row"].isin(set(more["row"])).to_numpy()
+                merged, stored, same, changed = merged.loc[keep], stored[keep], same[keep], changed[keep]
+                valid = valid.loc[~valid["row"].isin(set(more["row"]))]
             updates = merged.loc[changed]
             inserts = merged.loc[~stored].drop(columns=["obs_id", "old_text", "old_unit"])
             result.n_unchanged = int(same.sum())
@@ -535,13 +564,14 @@ def record_observations(
         result.n_inserted = len(inserts)
         result.n_updated = len(updates)
     logger.info(
-        "recorded %d observations (%d new, %d corrected, %d unchanged)",
+        "recorded %d observations (%d new, %d corrected, %d unchanged, %d refused)",
         n,
         result.n_inserted,
         result.n_updated,
         result.n_unchanged,
+        len(errors),
     )
-    return result
+    return result, errors
 
 
 def _existing(conn: Any, valid: pd.DataFrame) -> pd.DataFrame:
@@ -623,47 +653,70 @@ def _insert(
     n = len(rows)
     if n == 0:
         return
-    subj = rows["subject"].to_numpy()
-    visit = rows["visit"].to_numpy()
-    inst = rows["instrument"].to_numpy()
-    item = rows["item"].to_numpy()
+    conn = session.connection()
+    sql = insert_sql(
+        conn,
+        "observation",
+        (
+            "subject_id",
+            "visit_code",
+            "instrument",
+            "item",
+            "value",
+            "value_num",
+            "unit",
+            "entered_at",
+            "entered_by",
+        ),
+    )
+    stamp = db_timestamp(conn, at)
+    subj = rows["subject"].to_numpy(dtype=object)
+    visit = rows["visit"].to_numpy(dtype=object)
+    inst = rows["instrument"].to_numpy(dtype=object)
+    item = rows["item"].to_numpy(dtype=object)
     text = rows["value_text"].to_numpy(dtype=object)
     num = rows["value_num"].to_numpy(dtype=float)
+    nums = np.where(np.isnan(num), None, num).tolist()
     unit = rows["unit"].to_numpy(dtype=object)
+    # JSON of (unit, value) once per distinct pair
     dumps = json.dumps
-    done = 0
+    new_json: dict[tuple[Any, Any], str] = {}
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
-        batch = [
-            {
-                "subject_id": subj[i],
-                "visit_code": visit[i],
-                "instrument": inst[i],
-                "item": item[i],
-                "value": text[i],
-                "value_num": None if num[i] != num[i] else float(num[i]),
-                "unit": unit[i],
-                "entered_at": at,
-                "entered_by": user,
-            }
-            for i in range(start, stop)
-        ]
-        session.execute(insert(Observation), batch)
-        audit = [
-            (
-                "insert",
-                "observation",
-                f"{subj[i]}/{visit[i]}/{inst[i]}/{item[i]}",
-                None,
-                '{"unit":' + dumps(unit[i]) + ',"value":' + dumps(text[i]) + "}",
-                None,
+        sl = slice(start, stop)
+        batch = list(
+            zip(
+                subj[sl].tolist(),
+                visit[sl].tolist(),
+                inst[sl].tolist(),
+                item[sl].tolist(),
+                text[sl].tolist(),
+                nums[start:stop],
+                unit[sl].tolist(),
+                [stamp] * (stop - start),
+                [user] * (stop - start),
+                strict=True,
             )
-            for i in range(start, stop)
-        ]
+        )
+        conn.exec_driver_sql(sql, batch)
+        audit = []
+        for s_, v_, i_, it_, t_, _, u_, _, _ in batch:
+            key = (u_, t_)
+            js = new_json.get(key)
+            if js is None:
+                js = '{"unit":' + dumps(u_) + ',"value":' + dumps(t_) + "}"
+                new_json[key] = js
+            audit.append(("insert", "observation", f"{s_}/{v_}/{i_}/{it_}", None, js, None))
         append_audit(session, audit, user=user, at=at)
-        done = stop
         if progress:
-            progress("write", done, total)
+            progress("write", stop, total)
+
+
+def db_timestamp(conn: Any, at: Any) -> Any:
+    """Return a timestamp parameter for plain ``executemany`` (text on SQLite, as SQLAlchemy stores it)."""
+    if conn.dialect.name == "sqlite":
+        return at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return at
 
 
 def _update(session: Any, rows: pd.DataFrame, *, user: str, at: Any) -> None:
@@ -678,7 +731,7 @@ def _update(session: Any, rows: pd.DataFrame, *, user: str, at: Any) -> None:
             .values(value=rec.value_text, value_num=num, unit=rec.unit, entered_at=at, entered_by=user)
         )
         record = f"{rec.subject}/{rec.visit}/{rec.instrument}/{rec.item}"
-        old = json.dumps({"unit": rec.old_unit, "value": rec.old_text}, sort_keys=True)
-        new = json.dumps({"unit": rec.unit, "value": rec.value_text}, sort_keys=True)
+        old = json.dumps({"unit": rec.old_unit, "value": rec.old_text}, sort_keys=True, separators=(",", ":"))
+        new = json.dumps({"unit": rec.unit, "value": rec.value_text}, sort_keys=True, separators=(",", ":"))
         audit.append(("update", "observation", record, old, new, str(rec.reason)))
     append_audit(session, audit, user=user, at=at)

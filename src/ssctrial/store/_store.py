@@ -80,7 +80,7 @@ class Store:
             with session.begin():
                 yield session
         except IntegrityError as exc:
-            msg = f"the database refused the change (a concurrent or duplicate write): {exc.orig}"
+            msg = f"the database refused the change (nothing was written): {exc.orig}"
             raise StateError(msg) from exc
         except OperationalError as exc:
             msg = f"database error: {exc.orig}"

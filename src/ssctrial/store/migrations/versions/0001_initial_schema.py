@@ -51,9 +51,6 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.create_index("ix_audit_log_table_record", ["table_name", "record_key"], unique=False)
-
     op.create_table(
         "site",
         sa.Column("code", sa.String(length=32), nullable=False),
@@ -264,9 +261,6 @@ def downgrade() -> None:
     op.drop_table("randomization_secret")
     op.drop_table("study")
     op.drop_table("site")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_log_table_record")
-
     op.drop_table("audit_log")
     op.drop_table("audit_head")
     op.drop_table("app_user")
