@@ -362,7 +362,8 @@ def compute_eq5d_index(
     vs = _get_value_set(value_set)
     problems: list[str] = []
     if isinstance(data, pd.Series):
-        levels, problems = _levels_from_states(data.rename(data.name or "state"), vs)
+        named = data if data.name is not None else data.rename("state")
+        levels, problems = _levels_from_states(named, vs)
         index = data.index
         columns = [f"{data.name or 'state'}[{d}]" for d in EQ5D_DIMENSIONS]
     elif state_col is not None:
@@ -401,7 +402,7 @@ def _index_from_levels(
     bad = ~missing & ((levels < 1) | (levels > vs.levels) | (levels != np.floor(levels)))
     if bad.any():
         allowed = "one of " + ", ".join(str(k) for k in range(1, vs.levels + 1))
-        for d in np.flatnonzero(bad.any(axis=0)):
+        for d in map(int, np.flatnonzero(bad.any(axis=0))):
             where = f"{vs.instrument} item {EQ5D_DIMENSIONS[d]!r}"
             if columns[d] != EQ5D_DIMENSIONS[d]:
                 where += f" (column {columns[d]!r})"
@@ -410,7 +411,7 @@ def _index_from_levels(
         raise InputError(f"value set {vs.id}: " + "; ".join(problems))
     any_missing = missing.any(axis=1)
     safe = np.where(missing, 1.0, levels).astype(np.int64) - 1
-    code = safe[:, 0]
+    code: np.ndarray = safe[:, 0]
     for d in range(1, 5):
         code = code * vs.levels + safe[:, d]
     result = vs.states[code]

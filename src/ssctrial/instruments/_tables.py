@@ -65,7 +65,9 @@ def as_float_column(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     raw = series.to_numpy(dtype=object)
     missing = pd.isna(raw)
     is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), dtype=bool, count=len(raw))
-    converted = pd.to_numeric(pd.Series(np.where(is_bool, None, raw), dtype=object), errors="coerce")
+    cleaned = raw.copy()
+    cleaned[is_bool] = None
+    converted = pd.to_numeric(pd.Series(cleaned), errors="coerce")
     values = converted.to_numpy(dtype=np.float64, na_value=np.nan)
     unparseable = (np.isnan(values) & ~missing) | is_bool
     values[unparseable] = np.nan
