@@ -28,7 +28,7 @@ def design():
 
 
 def _records(rows):
-    return pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "VISIT", "ADY", "AVAL"])
+    return pd.DataFrame(rows, columns=["USUBJID", "PARAMCD", "VISIT", "ARELDY", "AVAL"])
 
 
 def test_window_rule_assigns_by_study_day(design):
@@ -64,8 +64,8 @@ def test_window_errors_name_the_problem(design):
         derive_vars_visit_window(_records([("S1", "MRSS", "W6", 42, 1)]), design)
     with pytest.raises(InputError, match="rule must be 'window' or 'nominal', got 'closest'"):
         derive_vars_visit_window(_records([("S1", "MRSS", "W4", 28, 1)]), design, rule="closest")
-    with pytest.raises(InputError, match=r"lacks required column\(s\) \['ADY'\]"):
-        derive_vars_visit_window(_records([]).drop(columns="ADY"), design)
+    with pytest.raises(InputError, match=r"lacks required column\(s\) \['ARELDY'\]"):
+        derive_vars_visit_window(_records([]).drop(columns="ARELDY"), design)
 
 
 def test_baseline_is_last_nonmissing_on_or_before_day0():

@@ -30,6 +30,10 @@ __all__ = [
 
 _KEYS = ("USUBJID", "PARAMCD")
 
+# Study days: the schedule's target days count from baseline = day 0, so the verbs work on the
+# relative day ARELDY (= ADT - TRTSDT). ADY (CDISC: ADT - TRTSDT + 1 on or after TRTSDT) is
+# derived beside it for listings.
+
 WindowRule = Literal["window", "nominal"]
 
 
@@ -49,7 +53,7 @@ def derive_vars_visit_window(
     design: StudyDesign,
     *,
     rule: WindowRule = "window",
-    day_col: str = "ADY",
+    day_col: str = "ARELDY",
     visit_col: str = "VISIT",
 ) -> pd.DataFrame:
     """Assign analysis visits (AVISIT, AVISITN) and window variables from the visit schedule.
@@ -125,7 +129,7 @@ def derive_var_ablfl(
     data: pd.DataFrame,
     *,
     by: Sequence[str] = _KEYS,
-    day_col: str = "ADY",
+    day_col: str = "ARELDY",
     value_col: str = "AVAL",
     baseline_day: int = 0,
 ) -> pd.DataFrame:
@@ -180,16 +184,17 @@ def derive_var_base(
     return out
 
 
-def derive_var_chg(data: pd.DataFrame) -> pd.DataFrame:
-    """Change from baseline: CHG = AVAL - BASE for post-baseline records (missing at baseline).
+def derive_var_chg(data: pd.DataFrame, *, day_col: str = "ARELDY") -> pd.DataFrame:
+    """Change from baseline: CHG = AVAL - BASE for post-baseline records (missing otherwise).
 
-    Post-baseline means study day > 0 (``ADY``) where present, else not the baseline record.
+    Post-baseline means not the baseline record and, where ``day_col`` is a column, a relative
+    study day after day 0 (baseline = day 0).
     """
     assert_columns(data, ["AVAL", "BASE", "ABLFL"])
     out = data.copy()
     post = out["ABLFL"] != "Y"
-    if "ADY" in out.columns:
-        post &= pd.to_numeric(out["ADY"], errors="coerce") > 0
+    if day_col in out.columns:
+        post &= pd.to_numeric(out[day_col], errors="coerce") > 0
     out["CHG"] = np.where(post, out["AVAL"] - out["BASE"], np.nan)
     return out
 
@@ -209,7 +214,7 @@ def derive_var_anl01fl(
     data: pd.DataFrame,
     *,
     by: Sequence[str] = ("USUBJID", "PARAMCD", "AVISITCD"),
-    day_col: str = "ADY",
+    day_col: str = "ARELDY",
 ) -> pd.DataFrame:
     """Flag the one record per subject, parameter and analysis visit used in analyses (ANL01FL).
 
