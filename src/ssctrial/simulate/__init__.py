@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from ssctrial.simulate._generate import SimulatedTrial, simulate_trial_data
 from ssctrial.simulate._params import SimulationParameters, load_simulation_parameters
+from ssctrial.simulate._rnaseq import simulate_rnaseq, write_rnaseq
 
 __all__ = [
     "SimulatedTrial",
     "SimulationParameters",
     "load_simulation_parameters",
+    "simulate_rnaseq",
     "simulate_trial_data",
+    "write_rnaseq",
 ]

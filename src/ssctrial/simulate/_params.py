@@ -364,7 +364,6 @@ class RnaSeq(_Model):
     n_genes: int | None = Field(default=None, ge=100)
     library_size_median: float = Field(gt=0)
     library_size_log_sd: float = Field(ge=0)
-    log_mean_mean: float
     log_mean_sd: float = Field(ge=0)
     dispersion_asymptotic: float = Field(gt=0)
     dispersion_extra: float = Field(ge=0)
