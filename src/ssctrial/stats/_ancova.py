@@ -11,6 +11,7 @@ from scipy import stats
 
 from ssctrial.exceptions import InputError
 from ssctrial.stats._linear_model import complete_cases, parse_design
+from ssctrial.stats._multiplicity import adjust_dunnett, adjust_pvalues
 from ssctrial.stats._result import StatsResult
 from ssctrial.stats._validate import (
     assert_choice,
@@ -33,6 +34,7 @@ def ancova(
     group: str,
     reference: object,
     weights: Literal["equal", "proportional"] = "equal",
+    adjust: Literal["none", "dunnett", "holm", "hochberg", "bonferroni"] = "none",
     conf_level: float = 0.95,
 ) -> StatsResult:
     """Fit an ANCOVA by least squares; LS means by group, contrasts vs the reference and Type III F tests.
@@ -52,6 +54,11 @@ def ancova(
     weights
         How LS means average over the levels of other factors (strata): ``"equal"`` (SAS LSMEANS and
         emmeans default) or ``"proportional"`` (observed marginal frequencies).
+    adjust
+        Multiplicity adjustment of the contrasts' p values, added as a column ``p_adj`` (absent when
+        ``"none"``): ``"dunnett"`` is the single-step many-to-one adjustment from the joint
+        multivariate t distribution of the contrasts (:func:`adjust_dunnett`, as emmeans'
+        ``adjust = "mvt"``); the others are as :func:`adjust_pvalues`. Intervals stay unadjusted.
     conf_level
         Confidence level of the intervals.
 
@@ -81,6 +88,7 @@ def ancova(
     ['B - A', 'C - A']
     """
     assert_choice(weights, ("equal", "proportional"), name="weights")
+    assert_choice(adjust, ("none", "dunnett", "holm", "hochberg", "bonferroni"), name="adjust")
     assert_level(conf_level)
     design = parse_design(formula, data, factors=(group,))
     if (group,) not in design.terms:
@@ -131,6 +139,13 @@ def ancova(
         t = e / s
         rows.append((f"{lev} - {reference}", e, s, df, t, 2 * stats.t.sf(abs(t), df), e - tq * s, e + tq * s))
     contrasts = pd.DataFrame(rows, columns=["contrast", "estimate", "se", "df", "t", "p", "lower", "upper"])
+    if adjust == "dunnett":
+        cmat = np.vstack([lmat[i] - lmat[iref] for i in range(len(levels)) if i != iref])
+        cov = cmat @ vcov @ cmat.T
+        sd = np.sqrt(np.diag(cov))
+        contrasts["p_adj"] = adjust_dunnett(contrasts["t"].to_numpy(), cov / np.outer(sd, sd), df)
+    elif adjust != "none":
+        contrasts["p_adj"] = adjust_pvalues(contrasts["p"].to_numpy(), method=adjust)
 
     term_col = np.array(design.term_of_column)
     arows = []
@@ -142,6 +157,8 @@ def ancova(
     anova = pd.DataFrame(arows, columns=["term", "num_df", "den_df", "F", "p"])
 
     method = f"ANCOVA (OLS), {formula}; LS means at mean covariates, {weights} weights over other factors"
+    if adjust != "none":
+        method += f"; p_adj: {adjust}"
     return StatsResult(
         contrasts.assign(method=method),
         title=f"ANCOVA: {formula} (n = {n}), contrasts vs {reference!r}",

@@ -31,6 +31,13 @@ out <- lapply(models, function(m) {
        anova = list(term = rownames(a), num_df = a$Df, den_df = rep(res_df, nrow(a)),
                     F = a$`F value`, p = a$`Pr(>F)`))
 })
+# multiplicity-adjusted contrasts vs control (main model): Dunnett-type single-step ("mvt") and Holm
+fit <- lm(CHG ~ ARM + BASE + STRATUM, data = d, contrasts = list(ARM = "contr.sum", STRATUM = "contr.sum"))
+em <- emmeans(fit, ~ ARM)
+set.seed(1)
+mvt <- as.data.frame(contrast(em, method = "trt.vs.ctrl", ref = "CTRL", adjust = "mvt"))
+holm <- as.data.frame(contrast(em, method = "trt.vs.ctrl", ref = "CTRL", adjust = "holm"))
+out$adjusted <- list(contrast = as.character(mvt$contrast), p_mvt = mvt$p.value, p_holm = holm$p.value)
 out$versions <- list(R = R.version.string, emmeans = as.character(packageVersion("emmeans")),
                      car = as.character(packageVersion("car")))
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
