@@ -23,6 +23,7 @@ from ssctrial.instruments._eq5d import (
     score_eq5d,
 )
 from ssctrial.instruments._eustar import EUSTAR_AI_WEIGHTS, score_eustar_ai
+from ssctrial.instruments._forms import AUTOANTIBODIES, BACKGROUND_THERAPIES, ETHNICITIES, read_form
 from ssctrial.instruments._globals import score_globals
 from ssctrial.instruments._haq import HAQ_CATEGORIES, HAQ_DEVICES, SHAQ_VAS, compute_shaq_vas, score_haq_di
 from ssctrial.instruments._joints import (
@@ -57,6 +58,10 @@ from ssctrial.instruments._ulcers import (
 from ssctrial.instruments._validate import ItemValueError, assert_items
 
 __all__ = [
+    "AUTOANTIBODIES",
+    "BACKGROUND_THERAPIES",
+    "ETHNICITIES",
+    "read_form",
     "EQ5D_DIMENSIONS",
     "LUNG_EQUATIONS",
     "compute_eq5d_index",
