@@ -29,7 +29,7 @@ NEWCOMBE_TABLE_II = [
 @pytest.mark.parametrize("case", NEWCOMBE_TABLE_II, ids=lambda c: f"{c[0]}/{c[1]}-{c[2]}/{c[3]}")
 def test_newcombe_published(case):
     x1, n1, x2, n2, lo_ref, hi_ref = case
-    lo, hi = compute_newcombe_ci(x1, n1, x2, n2)
+    lo, hi = compute_newcombe_ci((x1, x2), (n1, n2))
     # the table is rounded to 4 decimals: 5e-5 absolute
     np.testing.assert_allclose([lo, hi], [lo_ref, hi_ref], atol=5e-5)
 
@@ -102,6 +102,8 @@ def test_zero_cell_gives_nan_woolf_limits():
 
 def test_errors():
     d = basics_like()
+    with pytest.raises(InputError, match="must each hold 2 numbers"):
+        compute_newcombe_ci((1, 2, 3), (4, 5, 6))
     with pytest.raises(InputError, match="missing='impute' is not allowed"):
         responder_analysis(d, "RESP", group="ARM", reference="CTRL", missing="impute")
     with pytest.raises(InputError, match="must be binary"):

@@ -30,21 +30,21 @@ __all__ = ["compute_newcombe_ci", "responder_analysis"]
 logger = logging.getLogger(__name__)
 
 
-def compute_newcombe_ci(x1, n1, x2, n2, *, conf_level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def compute_newcombe_ci(events, totals, *, conf_level: float = 0.95) -> tuple[float, float]:
     """Newcombe's hybrid score interval for a difference of independent proportions p1 - p2.
 
     Parameters
     ----------
-    x1, n1
-        Events and size of group 1.
-    x2, n2
-        Events and size of group 2 (the control).
+    events
+        ``(x1, x2)``: events in group 1 and in group 2 (the control).
+    totals
+        ``(n1, n2)``: sizes of the two groups.
     conf_level
         Confidence level.
 
     Returns
     -------
-    tuple of numpy.ndarray
+    tuple of float
         Lower and upper limits of p1 - p2.
 
     Notes
@@ -54,18 +54,22 @@ def compute_newcombe_ci(x1, n1, x2, n2, *, conf_level: float = 0.95) -> tuple[np
 
     Examples
     --------
-    >>> lo, hi = compute_newcombe_ci(56, 70, 48, 80)
-    >>> round(float(lo), 4), round(float(hi), 4)
+    >>> lo, hi = compute_newcombe_ci((56, 48), (70, 80))
+    >>> round(lo, 4), round(hi, 4)
     (0.0524, 0.3339)
     """
+    if len(events) != 2 or len(totals) != 2:
+        msg = f"events and totals must each hold 2 numbers (group, control); got {events!r} and {totals!r}"
+        raise InputError(msg)
+    (x1, x2), (n1, n2) = events, totals
     l1, u1 = compute_wilson_ci(x1, n1, conf_level=conf_level)
     l2, u2 = compute_wilson_ci(x2, n2, conf_level=conf_level)
-    p1 = np.asarray(x1, float) / np.asarray(n1, float)
-    p2 = np.asarray(x2, float) / np.asarray(n2, float)
+    p1 = x1 / n1
+    p2 = x2 / n2
     d = p1 - p2
     lower = d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
     upper = d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    return np.maximum(lower, -1.0), np.minimum(upper, 1.0)
+    return float(max(lower, -1.0)), float(min(upper, 1.0))
 
 
 def _logistic(sub: pd.DataFrame, formula: str, group: str, reference: object, conf_level: float):
@@ -186,7 +190,7 @@ def responder_analysis(
             continue
         x1, n1 = events[lev], totals[lev]
         p_fisher = fisher_exact_kx2([x1, x2], [n1, n2])
-        rd_lo, rd_hi = compute_newcombe_ci(x1, n1, x2, n2, conf_level=conf_level)
+        rd_lo, rd_hi = compute_newcombe_ci((x1, x2), (n1, n2), conf_level=conf_level)
         label = f"{lev} - {reference}"
         rows.append({"contrast": label, "statistic_type": "risk difference", "estimate": x1 / n1 - x2 / n2,
                      "lower": float(rd_lo), "upper": float(rd_hi), "p": p_fisher,
