@@ -179,6 +179,7 @@ def test_instruments_checked_against_registry(raw, monkeypatch):
     from ssctrial.design import _models
 
     codes = {"MRSS", "HAQ_DI", "GLOBAL", "JOINTS", "DU", "EUSTAR_AI", "EQ5D_5L", "PFT", "ACR_CRISS"}
+    codes |= {"DEMOG", "ORGAN"}
     monkeypatch.setattr(_models, "_registered_instruments", lambda: codes)
     assert validate_study(raw).study_id == "BASICS"
     bad = copy.deepcopy(raw)
@@ -209,4 +210,4 @@ def test_lookups_name_what_exists(raw):
     with pytest.raises(NotFoundError, match="unknown arm 'X'; arms are: BARI4, BARI2, CTRL"):
         d.arm("X")
     assert d.endpoint("MRSS").role == "primary"
-    assert d.visit_instruments()["SCR"] == ("MRSS", "PFT")
+    assert d.visit_instruments()["SCR"] == ("DEMOG", "MRSS", "PFT")
