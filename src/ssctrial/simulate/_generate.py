@@ -157,6 +157,75 @@ def allocate_arms(design: StudyDesign, strata: pd.DataFrame, rng: np.random.Gene
     return out
 
 
+@dataclass
+class Screened:
+    """Everyone screened: who fails (and why), their characteristics, strata and dates."""
+
+    fail: np.ndarray
+    reasons: np.ndarray
+    candidates: pd.DataFrame
+    strata: pd.DataFrame
+    factors: dict[str, tuple[str, ...]]
+    ids: np.ndarray
+    consent: list
+    baseline_dates: list
+    gap: np.ndarray
+    n_screened: int
+    subjects: (
+        pd.DataFrame
+    )  # enrolment view: subject, site, consent_date, birth_date, sex, height_cm, strata...
+
+
+def _screen(
+    design: StudyDesign, p: SimulationParameters, n: int, rngs: dict[str, np.random.Generator]
+) -> Screened:
+    # screening: candidates until n are eligible
+    f = p.screening.failure_rate
+    n_cand = int(np.ceil(n / max(1.0 - f, 1e-3) * 1.5)) + 20
+    fail = rngs["screening"].random(n_cand) < f
+    eligible_rank = np.cumsum(~fail)
+    n_screened = int(np.searchsorted(eligible_rank, n) + 1)
+    fail = fail[:n_screened]
+    reasons = draw_categorical(rngs["screening"], p.screening.failure_reasons, n_screened)
+    candidates = simulate_patients(p, rngs["patients"], n_screened)
+    factors = {fc.code: fc.levels for fc in design.stratification_factors}
+    strata = derive_strata(p, candidates, factors)
+    width = max(3, len(str(n_screened)))
+    ids = np.array([f"{design.study_id}-{i + 1:0{width}d}" for i in range(n_screened)], dtype=object)
+    c = p.conduct
+    screen_day = np.floor(np.arange(n_screened) / max(n_screened, 1) * (c.recruitment_days + 1)).astype(int)
+    span = p.screening.days_before_baseline
+    gap = span.min + np.floor(rngs["screening"].random(n_screened) * (span.max - span.min + 1)).astype(int)
+    consent = [c.first_screening_date + timedelta(days=int(d)) for d in screen_day]
+    baseline_dates = [consent[i] + timedelta(days=int(gap[i])) for i in range(n_screened)]
+    subjects = pd.DataFrame(
+        {
+            "subject": ids,
+            "site": design.sites[0].code if design.sites else None,
+            "consent_date": consent,
+            "birth_date": [
+                baseline_dates[i] - timedelta(days=int(round(candidates["age"].iat[i] * 365.25)))
+                for i in range(n_screened)
+            ],
+            "sex": candidates["sex"].to_numpy(),
+            "height_cm": candidates["height_cm"].to_numpy(),
+            "screen_failed": fail,
+            "screen_failure_reason": np.where(fail, reasons, None),
+        }
+    )
+    for code in factors:
+        subjects[code] = strata[code].to_numpy()
+    return Screened(
+        fail, reasons, candidates, strata, factors, ids, consent, baseline_dates, gap, n_screened, subjects
+    )
+
+
+def screen_candidates(design: StudyDesign, params: SimulationParameters, *, n: int, seed: int) -> Screened:
+    """Screen people until ``n`` are eligible (the arm-independent first step of the model)."""
+    n, seed = _check_n_seed(n, seed)
+    return _screen(design, params, n, component_rngs(seed))
+
+
 def simulate_trial_data(
     design: StudyDesign,
     *,
@@ -217,27 +286,15 @@ def simulate_trial_data(
     rngs = component_rngs(seed)
     schedule = build_schedule(design)
 
-    # screening: candidates until n are eligible
-    f = p.screening.failure_rate
-    n_cand = int(np.ceil(n / max(1.0 - f, 1e-3) * 1.5)) + 20
-    fail = rngs["screening"].random(n_cand) < f
-    eligible_rank = np.cumsum(~fail)
-    n_screened = int(np.searchsorted(eligible_rank, n) + 1)
-    fail = fail[:n_screened]
-    reasons = draw_categorical(rngs["screening"], p.screening.failure_reasons, n_screened)
-    candidates = simulate_patients(p, rngs["patients"], n_screened)
-    factors = {fc.code: fc.levels for fc in design.stratification_factors}
-    strata = derive_strata(p, candidates, factors)
-
-    width = max(3, len(str(n_screened)))
-    ids = np.array([f"{design.study_id}-{i + 1:0{width}d}" for i in range(n_screened)], dtype=object)
-    c = p.conduct
-    screen_day = np.floor(np.arange(n_screened) / max(n_screened, 1) * (c.recruitment_days + 1)).astype(int)
-    span = p.screening.days_before_baseline
-    gap = span.min + np.floor(rngs["screening"].random(n_screened) * (span.max - span.min + 1)).astype(int)
-    consent = [c.first_screening_date + timedelta(days=int(d)) for d in screen_day]
-    baseline_dates = [consent[i] + timedelta(days=int(gap[i])) for i in range(n_screened)]
-
+    sc = _screen(design, p, n, rngs)
+    fail, reasons, candidates, strata, factors = sc.fail, sc.reasons, sc.candidates, sc.strata, sc.factors
+    ids, consent, baseline_dates, gap, n_screened = (
+        sc.ids,
+        sc.consent,
+        sc.baseline_dates,
+        sc.gap,
+        sc.n_screened,
+    )
     rand_idx = np.flatnonzero(~fail)
     if arms is None:
         arm = allocate_arms(design, strata.iloc[rand_idx], rngs["allocation"])

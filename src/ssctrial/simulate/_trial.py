@@ -1,0 +1,322 @@
+"""Run a simulated trial through the store: enrol, randomise, capture, report AEs and samples.
+
+Everything enters the database through the same validated API that data capture uses
+(:meth:`~ssctrial.store.Store.enroll_subject`, :func:`ssctrial.randomize.randomize_subject`,
+:meth:`~ssctrial.store.Store.record_observations`, :meth:`~ssctrial.store.Store.record_adverse_event`,
+:meth:`~ssctrial.store.Store.record_sample`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ssctrial.exceptions import InputError
+from ssctrial.simulate._generate import SimulatedTrial, screen_candidates, simulate_trial_data
+from ssctrial.simulate._params import load_simulation_parameters
+from ssctrial.simulate._rnaseq import simulate_rnaseq, write_rnaseq
+
+if TYPE_CHECKING:
+    from ssctrial.design import StudyDesign
+    from ssctrial.store import Store
+
+__all__ = ["SimulationResult", "simulate_trial"]
+
+logger = logging.getLogger(__name__)
+
+#: The user the simulator writes as (created as the store's admin when the simulator creates it).
+SIMULATOR_USER = "simulator"
+#: Subjects whose observations are written per call of ``record_observations`` (memory, progress).
+_CHUNK_SUBJECTS = 500
+#: Offset of the allocation-list seed from the simulation seed (keeps the two streams apart).
+_ALLOCATION_SEED_KEY = 7919
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class SimulationResult:
+    """What :func:`simulate_trial` wrote.
+
+    Attributes
+    ----------
+    store
+        The open store.
+    trial
+        The simulated data (:class:`SimulatedTrial`), with the arms the store allocated.
+    counts_path, truth_path
+        The RNA-seq ``.h5ad`` file and its planted-truth CSV (``None`` without RNA-seq).
+    timings
+        Seconds spent per stage.
+    """
+
+    store: Store
+    trial: SimulatedTrial
+    counts_path: Path | None
+    truth_path: Path | None
+    timings: dict[str, float]
+
+    def summary(self) -> pd.DataFrame:
+        """Return counts of what was written: one row per table (``table``, ``rows``)."""
+        t = self.trial
+        samples = 0 if self.counts_path is None else int(self._n_samples)
+        return pd.DataFrame(
+            {
+                "table": ["screened", "randomised", "observations", "adverse_events", "samples"],
+                "rows": [
+                    len(t.subjects),
+                    len(t.randomised),
+                    len(t.observations),
+                    len(t.adverse_events),
+                    samples,
+                ],
+            }
+        )
+
+    _n_samples: int = 0
+
+
+def _sqlite_dir(url: str) -> Path | None:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        return Path(url[len(prefix) :]).resolve().parent
+    return None
+
+
+def _open(store: Store | str | None, design: StudyDesign) -> tuple[Store, str | None]:
+    from ssctrial.store import Store, init_store
+
+    if isinstance(store, Store):
+        if store.design.study_id != design.study_id:
+            msg = f"store holds study {store.design.study_id!r}, not {design.study_id!r}"
+            raise InputError(msg)
+        return store, getattr(store, "url", None)
+    url = "sqlite:///:memory:" if store is None else str(store)
+    return init_store(url, design, user=SIMULATOR_USER), url
+
+
+def _sized_design(design: StudyDesign, n_screened: int) -> StudyDesign:
+    """Return the design with enough allocation-list slots for ``n_screened`` subjects per stratum."""
+    r = design.randomization
+    need = max(n_screened, design.target_enrolment or 0, r.list_length_per_stratum or 0)
+    if (r.list_length_per_stratum or design.target_enrolment or 0) >= need:
+        return design
+    return design.model_copy(update={"randomization": r.model_copy(update={"list_length_per_stratum": need})})
+
+
+def simulate_trial(
+    design: StudyDesign,
+    *,
+    n: int,
+    seed: int,
+    store: Store | str | None = None,
+    rnaseq: bool = True,
+    rnaseq_path: str | Path | None = None,
+    user: str = SIMULATOR_USER,
+    progress: Progress | None = None,
+) -> SimulationResult:
+    """Simulate a trial and write everything into a store through its validated API.
+
+    Parameters
+    ----------
+    design
+        The study (:func:`ssctrial.design.load_study`).
+    n
+        Number of randomised patients.
+    seed
+        Seed of the simulation (and of the concealed allocation list): same seed and study file
+        give the same subjects, allocations, visits, observations, adverse events and samples.
+    store
+        An open :class:`~ssctrial.store.Store` whose allocation list is not yet created, or a
+        database URL for a new store (``sqlite:///basics.db``); default: an in-memory SQLite store.
+    rnaseq
+        Also simulate baseline and week-12 blood RNA-seq of every randomised patient.
+    rnaseq_path
+        Where to write the ``.h5ad`` counts (default: beside a SQLite database file, named
+        ``<db stem>_rnaseq.h5ad``; required for other databases when ``rnaseq`` is true).
+    user
+        Who writes (an admin or investigator of an existing store; the creator of a new one).
+    progress
+        Optional callback ``progress(stage, done, total)``; stages ``enrol``, ``observations``,
+        ``adverse_events``, ``rnaseq``, ``samples``.
+
+    Returns
+    -------
+    SimulationResult
+        The store, the simulated data and timings.
+
+    Raises
+    ------
+    InputError
+        Bad arguments, or a store that holds another study.
+    StateError
+        The store already holds subjects or an allocation list.
+
+    Notes
+    -----
+    Order of events, as in a real trial: each screened person is enrolled (consent date, sex,
+    strata, birth date, height); screen failures get status ``screen_failed`` with the reason;
+    the others are randomised by :func:`ssctrial.randomize.randomize_subject` from a concealed
+    list created with a seed derived from ``seed``. The outcomes are then simulated given the
+    allocated arms and recorded with their visit dates; withdrawn and completed subjects get
+    their final status; adverse events and samples follow. Entry timestamps and the audit
+    trail record when the simulation ran, so two runs differ only there.
+    """
+    from ssctrial.randomize import create_allocation_list, randomize_subject
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    params = load_simulation_parameters(design)
+    screened = screen_candidates(design, params, n=n, seed=seed)
+    if rnaseq and rnaseq_path is None and not isinstance(store, str) and store is not None:
+        url = getattr(store, "url", None)
+        if url is None or _sqlite_dir(str(url)) is None:
+            msg = "rnaseq_path is required to write RNA-seq counts for a store that is not a SQLite file"
+            raise InputError(msg)
+    sized = _sized_design(design, len(screened.ids))
+    st, url = _open(store, sized)
+    if rnaseq and rnaseq_path is None:
+        folder = _sqlite_dir(url or "")
+        if folder is None:
+            msg = "rnaseq_path is required to write RNA-seq counts for an in-memory or server database"
+            raise InputError(msg)
+        stem = Path(str(url)[len("sqlite:///") :]).stem
+        rnaseq_path = folder / f"{stem}_rnaseq.h5ad"
+    create_allocation_list(st, sized, seed=seed + _ALLOCATION_SEED_KEY, user=user)
+    timings["setup"] = time.perf_counter() - t0
+
+    # enrolment, screen failures, randomisation
+    t = time.perf_counter()
+    subjects = screened.subjects
+    total = len(subjects)
+    arms: list[str] = []
+    factors = [f.code for f in sized.stratification_factors]
+    for k, row in enumerate(subjects.itertuples(index=False)):
+        st.enroll_subject(
+            row.subject,
+            user=user,
+            consent_date=row.consent_date,
+            sex=row.sex,
+            strata={f: getattr(row, f) for f in factors},
+            site=row.site,
+            birth_date=row.birth_date,
+            height_cm=float(row.height_cm),
+        )
+        if row.screen_failed:
+            st.update_subject_status(
+                row.subject, "screen_failed", user=user, reason=row.screen_failure_reason
+            )
+        else:
+            arms.append(randomize_subject(st, row.subject, user=user).arm)
+        if (k + 1) % 50 == 0 or k + 1 == total:
+            report("enrol", k + 1, total)
+    timings["enrol_randomise"] = time.perf_counter() - t
+
+    # outcomes given the allocated arms
+    t = time.perf_counter()
+    trial = simulate_trial_data(design, n=n, seed=seed, arms=arms, params=params)
+    timings["generate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    obs = trial.observations
+    dates = trial.visits.set_index(["subject", "visit"])["visit_date"]
+    subj_codes = obs["subject"].cat.codes.to_numpy()
+    subj_names = np.asarray(obs["subject"].cat.categories, dtype=object)
+    n_subj = len(subj_names)
+    written = 0
+    for start in range(0, n_subj, _CHUNK_SUBJECTS):
+        mask = (subj_codes >= start) & (subj_codes < start + _CHUNK_SUBJECTS)
+        part = obs.loc[mask, ["subject", "visit", "instrument", "item", "value"]]
+        part = part.astype({"subject": str, "visit": str, "instrument": str, "item": str})
+        keys = pd.MultiIndex.from_arrays([part["subject"], part["visit"]])
+        part["visit_date"] = dates.reindex(keys).to_numpy()
+        st.record_observations(part.reset_index(drop=True), user=user)
+        written += len(part)
+        report("observations", written, len(obs))
+    for row in trial.subjects.itertuples(index=False):
+        if row.status == "withdrawn":
+            st.update_subject_status(row.subject, "withdrawn", user=user, reason=row.withdrawal_reason)
+        elif row.status == "completed":
+            st.update_subject_status(row.subject, "completed", user=user)
+    timings["observations"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    ae = trial.adverse_events
+    for k, a in enumerate(ae.itertuples(index=False)):
+        st.record_adverse_event(
+            a.subject,
+            user=user,
+            term=a.term,
+            body_system=a.body_system,
+            start_date=a.start_date,
+            stop_date=a.stop_date,
+            grade=int(a.grade),
+            serious=bool(a.serious),
+            relatedness=a.relatedness,
+            outcome=a.outcome,
+        )
+        if (k + 1) % 100 == 0 or k + 1 == len(ae):
+            report("adverse_events", k + 1, len(ae))
+    timings["adverse_events"] = time.perf_counter() - t
+
+    counts_path = truth_path = None
+    n_samples = 0
+    if rnaseq:
+        t = time.perf_counter()
+        samples = rnaseq_samples(trial)
+        report("rnaseq", 0, 1)
+        adata, truth = simulate_rnaseq(samples, params, seed=seed)
+        counts_path, truth_path = write_rnaseq(adata, truth, Path(rnaseq_path))  # type: ignore[arg-type]
+        report("rnaseq", 1, 1)
+        for k, srow in enumerate(samples.itertuples(index=False)):
+            st.record_sample(
+                srow.sample_id,
+                user=user,
+                subject_id=srow.subject,
+                visit=srow.visit,
+                assay="rnaseq",
+                counts_path=str(counts_path),
+                collected_date=srow.visit_date,
+            )
+            if (k + 1) % 20 == 0 or k + 1 == len(samples):
+                report("samples", k + 1, len(samples))
+        n_samples = len(samples)
+        timings["rnaseq"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    logger.info("simulated trial written in %.1f s (%s)", timings["total"], timings)
+    result = SimulationResult(
+        store=st, trial=trial, counts_path=counts_path, truth_path=truth_path, timings=timings
+    )
+    result._n_samples = n_samples
+    return result
+
+
+def rnaseq_samples(trial: SimulatedTrial, *, visits: tuple[str, ...] = ("BL", "W12")) -> pd.DataFrame:
+    """Blood samples of every randomised patient at the given visits they attended.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``sample_id`` (``<subject>-<visit>-RNA``), ``subject``, ``visit``, ``arm``, ``visit_date``.
+    """
+    v = trial.visits
+    v = v[v["visit"].isin(visits) & (v["status"] == "completed")]
+    arm = trial.subjects.set_index("subject")["arm"]
+    out = pd.DataFrame(
+        {
+            "sample_id": v["subject"].astype(str) + "-" + v["visit"].astype(str) + "-RNA",
+            "subject": v["subject"].to_numpy(),
+            "visit": v["visit"].to_numpy(),
+            "arm": arm.loc[v["subject"]].to_numpy(),
+            "visit_date": v["visit_date"].to_numpy(),
+        }
+    )
+    return out.reset_index(drop=True)
