@@ -109,3 +109,12 @@ def test_adjusted_contrasts_match_emmeans():
     np.testing.assert_allclose(holm["p_adj"], ref["p_holm"], rtol=1e-10)  # closed form
     plain = ancova(d, "CHG ~ ARM + BASE + STRATUM", group="ARM", reference="CTRL").contrasts
     assert "p_adj" not in plain.columns
+
+
+def test_no_complete_rows_and_confounded_strata():
+    d = basics_like()
+    with pytest.raises(InputError, match=r"no row has all of \['CHG', 'ARM', 'BASE'\] non-missing"):
+        ancova(d.assign(CHG=np.nan), "CHG ~ ARM + BASE", group="ARM", reference="CTRL")
+    with pytest.raises(InputError, match="rank deficient"):
+        ancova(d.assign(S2=np.where(d.ARM == "CTRL", "a", "b")), "CHG ~ ARM + S2", group="ARM",
+               reference="CTRL")

@@ -85,3 +85,12 @@ def test_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _fit("poisson")  # a clean fit raises no warning
+
+
+def test_arm_without_events_warns():
+    from ssctrial.exceptions import StatisticalWarning
+
+    d = _data()
+    d.loc[d.ARM == "BARI4", "DUCNT"] = 0
+    with pytest.warns(StatisticalWarning, match=r"\['BARI4'\] of 'ARM' have no events"):
+        count_regression(d, "DUCNT ~ ARM", group="ARM", reference="CTRL", exposure="EXPYRS", family="poisson")

@@ -68,3 +68,9 @@ def test_errors():
         one_way(d[d.ARM == "CTRL"], "CHG", group="ARM")
     with pytest.raises(InputError, match="must be a pandas DataFrame"):
         one_way(d.to_dict(), "CHG", group="ARM")
+
+
+def test_constant_outcome_gives_nan_not_an_error():
+    res = one_way(basics_like().assign(CHG=1.0), "CHG", group="ARM")
+    assert res["statistic"].isna().all() and res["p"].isna().all()
+    assert "undefined" in res.loc[0, "method"]

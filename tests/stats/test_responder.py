@@ -113,3 +113,12 @@ def test_errors():
     with pytest.raises(InputError, match=r"no column\(s\) \['BASELINE'\]"):
         responder_analysis(d, "RESP", group="ARM", reference="CTRL", missing="exclude",
                            covariates=["BASELINE"])
+
+
+def test_separation_warns():
+    from ssctrial.exceptions import ConvergenceWarning
+
+    d = basics_like()
+    d.loc[d.ARM == "BARI4", "RESP"] = 0.0
+    with pytest.warns(ConvergenceWarning, match="separation"):
+        responder_analysis(d, "RESP", group="ARM", reference="CTRL", missing="exclude")

@@ -12,7 +12,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.discrete.discrete_model import NegativeBinomial
 
-from ssctrial.exceptions import ConvergenceWarning, InputError
+from ssctrial.exceptions import ConvergenceWarning, InputError, StatisticalWarning
 from ssctrial.stats._linear_model import complete_cases, parse_design
 from ssctrial.stats._result import StatsResult
 from ssctrial.stats._validate import (
@@ -141,13 +141,18 @@ def count_regression(
     coefs = pd.DataFrame({"term": design.columns, "estimate": params, "se": bse, "z": zs,
                           "p": 2 * stats.norm.sf(np.abs(zs))})
     rows = []
+    no_events = [lev for lev in design.factors[group] if y[(sub[group] == lev).to_numpy()].sum() == 0]
+    if no_events:
+        warnings.warn(f"group(s) {no_events} of {group!r} have no events: their rate ratios go to 0 and the "
+                      "Wald intervals are not informative", StatisticalWarning, stacklevel=2)
     for lev in design.factors[group]:
         if lev == reference:
             continue
         j = design.columns.index(f"{group}[{lev}]")
         b, s = params[j], bse[j]
-        rows.append((f"{lev} - {reference}", np.exp(b), s, b / s, 2 * stats.norm.sf(abs(b / s)),
-                     np.exp(b - z * s), np.exp(b + z * s)))
+        with np.errstate(over="ignore"):
+            rows.append((f"{lev} - {reference}", np.exp(b), s, b / s, 2 * stats.norm.sf(abs(b / s)),
+                         np.exp(b - z * s), np.exp(b + z * s)))
     label = "Poisson" if family == "poisson" else "negative-binomial (NB2)"
     method = f"{label} regression {formula}" + (f", offset log({exposure})" if exposure else "") + \
         "; rate ratio with Wald CI"

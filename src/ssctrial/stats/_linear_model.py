@@ -147,6 +147,10 @@ def complete_cases(data: pd.DataFrame, design: Design) -> pd.DataFrame:
     cols = [design.response] + design.variables
     assert_data_frame(data, cols)
     sub = data.loc[data[cols].notna().all(axis=1), cols].copy()
+    if sub.empty:
+        counts = {c: int(data[c].notna().sum()) for c in cols}
+        msg = f"no row has all of {cols} non-missing (non-missing counts: {counts})"
+        raise InputError(msg)
     for v in design.factors:
         design.factors[v] = group_levels(sub, v)
         if len(design.factors[v]) < 2:

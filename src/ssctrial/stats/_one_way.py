@@ -42,6 +42,8 @@ def _anova(samples: list[np.ndarray]) -> tuple[float, float, float, float]:
     ss_between = float(np.sum(n * (means - grand) ** 2))
     ss_within = float(sum(np.sum((s - m) ** 2) for s, m in zip(samples, means, strict=True)))
     df1, df2 = k - 1.0, float(n.sum() - k)
+    if ss_within == 0:
+        return np.nan, df1, df2, np.nan
     f = (ss_between / df1) / (ss_within / df2)
     return f, df1, df2, float(stats.f.sf(f, df1, df2))
 
@@ -107,7 +109,10 @@ def one_way(data: pd.DataFrame, outcome: str, *, group: str) -> pd.DataFrame:
     n = int(sum(s.size for s in samples))
     rows = []
     f, df1, df2, p = _anova(samples)
-    rows.append(("ANOVA", f, df1, df2, p, n, "one-way ANOVA F test (pooled variance)"))
+    label = "one-way ANOVA F test (pooled variance)"
+    if np.isnan(f):
+        label = "one-way ANOVA: undefined (no variation within groups)"
+    rows.append(("ANOVA", f, df1, df2, p, n, label))
     if any(np.var(s, ddof=1) == 0 for s in samples):
         rows.append(("Welch", np.nan, np.nan, np.nan, np.nan, n, "Welch ANOVA: undefined (zero variance)"))
     else:

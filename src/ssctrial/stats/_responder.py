@@ -97,8 +97,10 @@ def _logistic(sub: pd.DataFrame, formula: str, group: str, reference: object, co
             continue
         j = design.columns.index(f"{group}[{lev}]")
         b, se = float(fit.params[j]), float(fit.bse[j])
+        with np.errstate(over="ignore"):
+            lo, hi = np.exp(b - z * se), np.exp(b + z * se)
         rows.append({"contrast": f"{lev} - {reference}", "statistic_type": "odds ratio (adjusted)",
-                     "estimate": np.exp(b), "lower": np.exp(b - z * se), "upper": np.exp(b + z * se),
+                     "estimate": np.exp(b), "lower": lo, "upper": hi,
                      "p": 2 * stats.norm.sf(abs(b / se)),
                      "method": f"logistic regression {formula} (ML), Wald CI and test; n = {len(cc)}"})
     return rows
