@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssctrial.exceptions import InputError
-from ssctrial.stats import compute_newcombe_ci, responder_analysis
+from ssctrial.stats import adjust_pvalues, compute_newcombe_ci, responder_analysis
 
 from ._refs import basics_like, load_json
 
@@ -122,3 +122,12 @@ def test_separation_warns():
     d.loc[d.ARM == "BARI4", "RESP"] = 0.0
     with pytest.warns(ConvergenceWarning, match="separation"):
         responder_analysis(d, "RESP", group="ARM", reference="CTRL", missing="exclude")
+
+
+def test_holm_adjustment_within_each_statistic():
+    comp = _frame("exclude").to_frame()
+    for _kind, g in comp.groupby("statistic_type"):
+        np.testing.assert_allclose(g["p_adj"], adjust_pvalues(g["p"].to_numpy(), method="holm"), rtol=1e-15)
+    none = responder_analysis(basics_like(), "RESP", group="ARM", reference="CTRL", missing="exclude",
+                              adjust="none").to_frame()
+    np.testing.assert_array_equal(none["p_adj"], none["p"])

@@ -15,6 +15,7 @@ from ssctrial.exceptions import ConvergenceWarning, InputError
 from ssctrial.stats._contingency import _binary, fisher_exact_kx2
 from ssctrial.stats._descriptives import compute_wilson_ci
 from ssctrial.stats._linear_model import complete_cases, parse_design
+from ssctrial.stats._multiplicity import adjust_pvalues
 from ssctrial.stats._result import StatsResult
 from ssctrial.stats._validate import (
     assert_choice,
@@ -114,6 +115,7 @@ def responder_analysis(
     reference: object,
     missing: Literal["non-responder", "exclude"],
     covariates: tuple[str, ...] | list[str] = ("BASE",),
+    adjust: Literal["holm", "hochberg", "bonferroni", "none"] = "holm",
     conf_level: float = 0.95,
 ) -> StatsResult:
     """Responder analysis: response rates by arm and comparisons of each arm with control.
@@ -135,6 +137,9 @@ def responder_analysis(
     covariates
         Covariates of the adjusted logistic regression (``outcome ~ group + covariates``); empty for
         no adjusted model. Subjects with a missing covariate are dropped from that model only.
+    adjust
+        Multiplicity adjustment over the comparisons with control, applied within each
+        ``statistic_type`` (column ``p_adj``); see :func:`adjust_pvalues`.
     conf_level
         Confidence level.
 
@@ -143,7 +148,7 @@ def responder_analysis(
     StatsResult
         ``.to_frame()`` / ``.comparisons``: one row per estimate, columns ``contrast``,
         ``statistic_type`` (``"risk difference"``, ``"odds ratio"``, ``"odds ratio (adjusted)"``),
-        ``estimate``, ``lower``, ``upper``, ``p``, ``method``;
+        ``estimate``, ``lower``, ``upper``, ``p``, ``p_adj``, ``method``;
         ``.proportions``: ``<group>, responders, n, proportion, lower, upper, method`` (Wilson CIs).
 
     Notes
@@ -154,6 +159,7 @@ def responder_analysis(
     regression by maximum likelihood with Wald CI and test.
     """
     assert_choice(missing, ("non-responder", "exclude"), name="missing")
+    assert_choice(adjust, ("holm", "hochberg", "bonferroni", "none"), name="adjust")
     assert_level(conf_level)
     covs = list(covariates)
     assert_data_frame(data, [outcome, group, *covs])
@@ -212,6 +218,9 @@ def responder_analysis(
         rows += _logistic(d, formula, group, reference, conf_level)
     comparisons = pd.DataFrame(rows, columns=["contrast", "statistic_type", "estimate", "lower", "upper", "p",
                                               "method"])
+    comparisons.insert(6, "p_adj", np.nan)
+    for _kind, idx in comparisons.groupby("statistic_type", sort=False).groups.items():
+        comparisons.loc[idx, "p_adj"] = adjust_pvalues(comparisons.loc[idx, "p"].to_numpy(), method=adjust)
     return StatsResult(comparisons, title=f"Responder analysis of {outcome} by {group} (vs {reference!r})",
                        notes=[z_note], extra={"proportions": props, "comparisons": comparisons},
                        info={"missing": missing, "n_missing": n_missing})
