@@ -185,3 +185,15 @@ def test_error_in_lsmeans_and_contrasts():
         warnings.simplefilter("error")
         out = f.test(pd.DataFrame({"ARMCDTRT": [1.0]}))
     assert out["num_df"] == 1 and out["p"] < 1e-3
+
+
+def test_boundary_fit_says_why():
+    """15 subjects cannot support an unstructured 4 x 4 covariance: the fit says so."""
+    d = fev_data()
+    sub = d[d["USUBJID"].isin(d["USUBJID"].unique()[:15])]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = mmrm(sub, "FEV1 ~ ARMCD * AVISIT", subject="USUBJID", visit="AVISIT")
+    assert f.converged_ is False
+    messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(messages) == 1 and "nearly singular" in messages[0] and "use a simpler one" in messages[0]

@@ -326,7 +326,9 @@ class MMRMFit:
             msg = f"{self.n_obs} analysed rows cannot estimate {self._engine.p} fixed effects"
             raise InputError(msg)
         Xo = prep.X[prep.mask]
-        rank = np.linalg.matrix_rank(Xo.T @ Xo / max(len(Xo), 1))
+        norms = np.linalg.norm(Xo, axis=0)
+        Xo = Xo / np.where(norms > 0, norms, 1.0)  # column scaling: rank is not fooled by units
+        rank = np.linalg.matrix_rank(Xo.T @ Xo)
         if rank < self._engine.p:
             msg = (
                 f"the design matrix of {prep.spec.response!r} ~ ... has rank {rank} < {self._engine.p} "
@@ -485,7 +487,7 @@ class MMRMFit:
         method = self._method(df_method)
         est = C @ self.beta_
         V = self._vcov_matrix(method)
-        se = np.sqrt(np.einsum("rp,pq,rq->r", C, V, C))
+        se = np.sqrt(np.sum((C @ V) * C, axis=1))
         if method == "residual":
             df = np.full(len(C), float(self.n_obs - len(self.beta_)))
         else:

@@ -233,7 +233,7 @@ class MMRMEngine:
         hess = np.zeros((q, q))
         fisher = np.zeros((q, q))
         PhiG = phi[None] @ G  # (q, p, p)
-        t3 = np.einsum("kab,lba->kl", PhiG, PhiG)
+        t3 = PhiG.reshape(q, p * p) @ np.swapaxes(PhiG, 1, 2).reshape(q, p * p).T  # tr(Phi G_k Phi G_l)
         for b in range(self.B):
             sl = slice(self.offsets[b], self.offsets[b + 1])
             pats = self.patterns_in_group[b]
@@ -333,4 +333,12 @@ class MMRMEngine:
         else:
             info["message"] = f"no convergence within max_iter={max_iter} iterations"
         info["max_abs_score"] = float(np.max(np.abs(res.grad)))
+        if not info["converged"]:
+            ratios = [np.linalg.eigvalsh(sig) for sig in self.sigmas(theta)]
+            worst = min(float(e[0] / e[-1]) for e in ratios)
+            if worst < 1e-6:
+                info["message"] += (
+                    f"; the estimated covariance matrix is nearly singular (smallest/largest eigenvalue "
+                    f"{worst:.2g}): too few subjects for this structure, use a simpler one"
+                )
         return res, info

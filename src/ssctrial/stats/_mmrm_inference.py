@@ -32,9 +32,9 @@ __all__ = [
 def satterthwaite_df(C: np.ndarray, phi: np.ndarray, G: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Satterthwaite df of each row c of ``C``: 2 (c'Phi c)^2 / (g'Wg), g_k = c'Phi G_k Phi c."""
     PC = phi @ C.T  # (p, r)
-    var = np.einsum("pr,pr->r", C.T, PC)
-    grad = np.einsum("pr,kpq,qr->kr", PC, G, PC)
-    denom = np.einsum("kr,kl,lr->r", grad, W, grad)
+    var = np.sum(C.T * PC, axis=0)
+    grad = np.sum(PC[None] * (G @ PC), axis=1)  # (q, r)
+    denom = np.sum(grad * (W @ grad), axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2 * var**2 / denom
 
@@ -74,8 +74,9 @@ def kenward_roger_adjusted(
     ``sum_wq`` = sum_kl W_kl Q_kl and ``sum_wr`` = sum_kl W_kl R_kl (None: linear variant, or a
     structure linear in theta). P_k = -G_k, so P_k Phi P_l = G_k Phi G_l.
     """
-    WG = np.einsum("kl,lpq->kpq", W, G)
-    sum_pp = np.einsum("kpa,ab,kbq->pq", G, phi, WG)
+    q, p = G.shape[0], phi.shape[0]
+    WG = (W @ G.reshape(q, p * p)).reshape(q, p, p)
+    sum_pp = np.sum(G @ phi[None] @ WG, axis=0)
     inner = sum_wq - sum_pp
     if sum_wr is not None:
         inner = inner - 0.25 * sum_wr
@@ -101,10 +102,12 @@ def kenward_roger_test(
     F = float(Lb @ np.linalg.solve(L @ phi_a @ L.T, Lb)) / ell
     theta_m = L.T @ np.linalg.solve(L @ phi @ L.T, L)
     # M_k = Theta Phi P_k Phi (sign of P_k cancels in A1, A2)
-    Mk = np.einsum("ab,bc,kcd,de->kae", theta_m, phi, G, phi)
-    tr = np.einsum("kaa->k", Mk)
+    Mk = (theta_m @ phi)[None] @ G @ phi[None]
+    tr = np.trace(Mk, axis1=1, axis2=2)
     A1 = float(tr @ W @ tr)
-    A2 = float(np.einsum("kl,kab,lba->", W, Mk, Mk))
+    q, p = G.shape[0], phi.shape[0]
+    MkT = np.swapaxes(Mk, 1, 2).reshape(q, p * p)
+    A2 = float(np.sum(W * (Mk.reshape(q, p * p) @ MkT.T)))
     B = (A1 + 6 * A2) / (2 * ell)
     g = ((ell + 1) * A1 - (ell + 4) * A2) / ((ell + 2) * A2)
     denom = 3 * ell + 2 * (1 - g)
