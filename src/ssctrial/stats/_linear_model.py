@@ -22,7 +22,7 @@ from ssctrial.stats._validate import assert_data_frame, group_levels
 class Design:
     """A parsed formula: response, terms (tuples of variable names) and how each variable is coded."""
 
-    response: str | None
+    response: str
     terms: list[tuple[str, ...]]
     factors: dict[str, list] = field(default_factory=dict)  # categorical variable -> levels
     numerics: dict[str, float] = field(default_factory=dict)  # numeric variable -> mean in the data
