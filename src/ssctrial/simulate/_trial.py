@@ -175,6 +175,9 @@ def simulate_trial(
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     params = load_simulation_parameters(design)
+    if rnaseq_path is not None and not str(rnaseq_path).endswith(".h5ad"):
+        msg = f"rnaseq_path {str(rnaseq_path)!r}: the counts file must end in .h5ad"
+        raise InputError(msg)
     screened = screen_candidates(design, params, n=n, seed=seed)
     if rnaseq and rnaseq_path is None and not isinstance(store, str) and store is not None:
         url = getattr(store, "url", None)
