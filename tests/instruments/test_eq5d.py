@@ -322,3 +322,9 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_empty_dataframe_gives_empty_result():
+    empty = pd.DataFrame({d: pd.Series([], dtype=float) for d in EQ5D_DIMENSIONS})
+    assert compute_eq5d_index(empty).empty
+    assert score_eq5d(empty).columns.tolist() == ["index", "vas"]

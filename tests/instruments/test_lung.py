@@ -494,3 +494,11 @@ def test_rspiro_cross_check_values(vector):
                 np.testing.assert_allclose(got[key], cc[name], rtol=0, atol=tol[key], err_msg=key)
                 checked += 1
     assert checked >= 3
+
+
+def test_empty_dataframe_gives_empty_result():
+    empty = pd.DataFrame({c: pd.Series([], dtype=float) for c in ("age", "height_cm", "fvc_l")}).assign(
+        sex=pd.Series([], dtype=object)
+    )
+    assert compute_lung_function(empty, "FVC", measured_col="fvc_l").columns.tolist() == list(KEYS)
+    assert score_pft(empty).empty
