@@ -33,7 +33,8 @@ def test_es_equals_running_sum(seed, p):
     r = pd.Series(rng.normal(size=300), index=genes)
     members = set(rng.choice(genes, size=25, replace=False))
     # same arithmetic in a different order: deterministic numerics
-    np.testing.assert_allclose(compute_enrichment_score(r, members, weight=p), walk_es(r, members, p), rtol=1e-10)
+    es = compute_enrichment_score(r, members, weight=p)
+    np.testing.assert_allclose(es, walk_es(r, members, p), rtol=1e-10)
 
 
 def test_gsea_recovers_shifted_set_and_is_seeded():

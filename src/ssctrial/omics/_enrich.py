@@ -102,48 +102,78 @@ def compute_ora(
     if not (isinstance(min_size, int) and isinstance(max_size, int) and 1 <= min_size <= max_size):
         msg = f"min_size={min_size!r}, max_size={max_size!r}: need integers with 1 <= min_size <= max_size"
         raise InputError(msg)
-    uni = set(universe)
-    if not uni:
-        msg = "universe is empty; pass the genes that were tested (e.g. those with a non-missing padj)"
-        raise InputError(msg)
-    sel = set(selected) & uni
-    N, n = len(uni), len(sel)
-    rows = []
-    for term, gs in gene_sets.items():
-        members = gs.genes & uni
-        K = len(members)
-        if K < min_size or K > max_size:
-            continue
-        hits = members & sel
-        k = len(hits)
-        if k == 0:
-            continue
-        rows.append((term, gs.name, K, k, sorted(hits)))
-    if not rows:
-        out = pd.DataFrame(columns=ORA_COLUMNS)
+    inc = _Incidence(gene_sets, universe, min_size=min_size, max_size=max_size)
+    return inc.test(selected, release=release)
+
+
+class _Incidence:
+    """Universe genes x gene sets incidence (sparse), for fast repeated ORA on one universe."""
+
+    def __init__(self, gene_sets: Mapping[str, GeneSet], universe: Iterable[str], *, min_size: int,
+                 max_size: int) -> None:
+        from scipy.sparse import csc_matrix
+
+        self.genes = sorted(set(universe))
+        if not self.genes:
+            msg = "universe is empty; pass the genes that were tested (e.g. those with a non-missing padj)"
+            raise InputError(msg)
+        pos = {g: i for i, g in enumerate(self.genes)}
+        rows: list[int] = []
+        cols: list[int] = []
+        self.terms: list[str] = []
+        self.names: list[str] = []
+        for term, gs in gene_sets.items():
+            idx = [pos[g] for g in gs.genes if g in pos]
+            if min_size <= len(idx) <= max_size:
+                rows.extend(idx)
+                cols.extend([len(self.terms)] * len(idx))
+                self.terms.append(term)
+                self.names.append(gs.name)
+        self.m = csc_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)),
+                            shape=(len(self.genes), len(self.terms)))
+        self.sizes = np.asarray(self.m.sum(axis=0)).ravel()
+        self.pos = pos
+
+    def test(self, selected: Iterable[str], *, release: str) -> pd.DataFrame:
+        sel_idx = sorted({self.pos[g] for g in selected if g in self.pos})
+        N, n = len(self.genes), len(sel_idx)
+        x = np.zeros(N, dtype=np.int32)
+        x[sel_idx] = 1
+        k_all = np.asarray(self.m.T @ x).ravel()
+        use = np.flatnonzero(k_all > 0)
+        if use.size == 0:
+            out = pd.DataFrame(columns=ORA_COLUMNS)
+            out.attrs["release"] = release
+            return out
+        K_arr = self.sizes[use]
+        k_arr = k_all[use]
+        pvals = hypergeom.sf(k_arr - 1, N, K_arr, n)
+        expected = n * K_arr / N
+        sub = self.m[:, use].tocsc()
+        sel_mask = x.astype(bool)
+        genes_arr = np.asarray(self.genes)
+        hit_genes = []
+        for j in range(use.size):
+            rows = sub.indices[sub.indptr[j]:sub.indptr[j + 1]]
+            rows = rows[sel_mask[rows]]
+            hit_genes.append("/".join(sorted(genes_arr[rows])))
+        out = pd.DataFrame({
+            "term": np.asarray(self.terms)[use],
+            "name": np.asarray(self.names)[use],
+            "set_size": K_arr,
+            "overlap": k_arr,
+            "n_selected": n,
+            "n_universe": N,
+            "expected": expected,
+            "fold_enrichment": k_arr / expected,
+            "pvalue": pvals,
+            "padj": false_discovery_control(pvals, method="bh"),
+            "genes": hit_genes,
+            "source": release,
+        })
+        out = out.sort_values(["pvalue", "term"], kind="stable").reset_index(drop=True)
         out.attrs["release"] = release
         return out
-    K_arr = np.array([r[2] for r in rows])
-    k_arr = np.array([r[3] for r in rows])
-    pvals = hypergeom.sf(k_arr - 1, N, K_arr, n)
-    expected = n * K_arr / N
-    out = pd.DataFrame({
-        "term": [r[0] for r in rows],
-        "name": [r[1] for r in rows],
-        "set_size": K_arr,
-        "overlap": k_arr,
-        "n_selected": n,
-        "n_universe": N,
-        "expected": expected,
-        "fold_enrichment": k_arr / expected,
-        "pvalue": pvals,
-        "padj": false_discovery_control(pvals, method="bh"),
-        "genes": ["/".join(r[4]) for r in rows],
-        "source": release,
-    })
-    out = out.sort_values(["pvalue", "term"], kind="stable").reset_index(drop=True)
-    out.attrs["release"] = release
-    return out
 
 
 def create_ora_table(
@@ -195,10 +225,14 @@ def create_ora_table(
              "all": sig.index}
     onts: list[str | None] = [None] if gene_sets is not None else list(ontologies)
     tables = []
+    if not (isinstance(min_size, int) and isinstance(max_size, int) and 1 <= min_size <= max_size):
+        msg = f"min_size={min_size!r}, max_size={max_size!r}: need integers with 1 <= min_size <= max_size"
+        raise InputError(msg)
     for ont in onts:
         sets, release = resolve_gene_sets(ont, gene_sets=gene_sets)
+        inc = _Incidence(sets, universe, min_size=min_size, max_size=max_size)
         for d in directions:
-            t = compute_ora(picks[d], universe, sets, min_size=min_size, max_size=max_size, release=release)
+            t = inc.test(picks[d], release=release)
             t.insert(0, "direction", d)
             t.insert(0, "ontology", ont if ont is not None else "user")
             tables.append(t)
