@@ -27,10 +27,12 @@ def enroll(store, subject_id, strata):
     store.enroll_subject(subject_id, user="inv", consent_date="2024-01-15", sex="F", strata=strata)
 
 
-def randomize_many(url, subject_ids, seed, start_at):
-    """Worker: randomise ``subject_ids`` (shuffled) against ``url``; return outcomes and timings.
+def randomize_many(url, subject_ids, seed, barrier, queue):
+    """Worker process: randomise ``subject_ids`` (shuffled by ``seed``) against ``url``.
 
-    Waits until the wall-clock time ``start_at`` so that all workers start together.
+    Opens its own store, waits at ``barrier`` so that every worker starts together, and puts a
+    dict of outcomes on ``queue``: ``done`` (subject, arm), ``refused`` (already randomised),
+    ``errors`` (anything else, which the test treats as a failure) and ``elapsed`` seconds.
     """
     from ssctrial.randomize import randomize_subject
     from ssctrial.store import open_store
@@ -39,9 +41,7 @@ def randomize_many(url, subject_ids, seed, start_at):
     order = list(subject_ids)
     random.Random(seed).shuffle(order)
     done, refused, errors = [], [], []
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
+    barrier.wait(timeout=120)
     t0 = time.perf_counter()
     for sid in order:
         try:
@@ -56,4 +56,27 @@ def randomize_many(url, subject_ids, seed, start_at):
             errors.append(f"{sid}: {type(exc).__name__}: {exc}")
     elapsed = time.perf_counter() - t0
     store.close()
-    return {"done": done, "refused": refused, "errors": errors, "elapsed": elapsed}
+    queue.put({"done": done, "refused": refused, "errors": errors, "elapsed": elapsed})
+
+
+def run_workers(url, assignments, *, seed=0):
+    """Run one spawned process per list in ``assignments``; return their outcome dicts."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(len(assignments))
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=randomize_many, args=(url, ids, seed + k, barrier, queue))
+        for k, ids in enumerate(assignments)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    codes = [p.exitcode for p in procs]
+    if any(c != 0 for c in codes):
+        msg = f"worker exit codes {codes}"
+        raise RuntimeError(msg)
+    return results
