@@ -153,3 +153,14 @@ def test_export_does_not_mutate_input(adeff, tmp_path):
     write_xpt(adeff, tmp_path / "a.xpt")
     write_dataset_json(adeff, tmp_path / "a.json")
     pd.testing.assert_frame_equal(adeff, before)
+
+
+def test_dataset_json_row_rule_is_enforced(adeff, tmp_path):
+    path = write_dataset_json(adeff, tmp_path / "adeff.json")
+    document = json.loads(path.read_text())
+    broken = dict(document, rows=[*document["rows"][:2], [1, {"a": 1}, 3, 4, 5, 6, 7]])
+    with pytest.raises(InputError, match=r"rows/2: \{'a': 1\} is not a string, number, boolean or null"):
+        validate_dataset_json(broken)
+    broken = dict(document, rows=[*document["rows"][:2], "not a row"])
+    with pytest.raises(InputError, match=r"rows/2: 'not a row' is not of type 'array'"):
+        validate_dataset_json(broken)

@@ -45,38 +45,34 @@ def instrument_options(instrument: Instrument, design: StudyDesign) -> dict[str,
 
 
 def _typed_items(instrument: Instrument, long: pd.DataFrame) -> pd.DataFrame:
-    """Pivot one instrument's observations to subject x visit rows with typed item columns."""
-    numeric = {i.code for i in instrument.items if i.type in ("integer", "number")}
-    boolean = {i.code for i in instrument.items if i.type == "boolean"}
-    frame = long.assign(
-        _val=np.where(long["item"].isin(numeric), long["value_num"], np.nan),
-    )
-    wide_num = frame.pivot_table(
-        index=["subject", "visit"], columns="item", values="_val", aggfunc="last", dropna=False
-    )
-    wide_txt = long.pivot_table(
-        index=["subject", "visit"], columns="item", values="value", aggfunc="last", dropna=False
-    )
-    out = pd.DataFrame(index=wide_txt.index)
+    """Pivot one instrument's observations to subject x visit rows with typed item columns.
+
+    Numeric items take the stored numeric value, booleans are parsed from their canonical text,
+    categorical items keep their text (or their integer code). The last stored value of an item
+    wins (the store keeps one current value per item; corrections replace it).
+    """
+    keys = ["subject", "visit", "item"]
+    latest = long.drop_duplicates(keys, keep="last").set_index(keys)
+    text = latest["value"].unstack("item")
+    numbers = latest["value_num"].unstack("item")
+    columns: dict[str, Any] = {}
     for item in instrument.items:
         code = item.code
-        if code not in wide_txt.columns:
+        if code not in text.columns:
             continue
-        if code in numeric:
-            out[code] = wide_num[code].astype(float) if code in wide_num else np.nan
-        elif code in boolean:
-            text = wide_txt[code].astype("string").str.strip().str.lower()
-            values = pd.Series(pd.NA, index=text.index, dtype="boolean")
-            values[text.isin(_TRUE).fillna(False)] = True
-            values[text.isin(_FALSE).fillna(False)] = False
-            out[code] = values
+        if item.type in ("integer", "number"):
+            columns[code] = numbers[code].astype(float).to_numpy()
+        elif item.type == "boolean":
+            lowered = text[code].astype("string").str.strip().str.lower()
+            values = pd.array([pd.NA] * len(lowered), dtype="boolean")
+            values[lowered.isin(_TRUE).fillna(False).to_numpy()] = True
+            values[lowered.isin(_FALSE).fillna(False).to_numpy()] = False
+            columns[code] = values
+        elif item.allowed is not None and all(isinstance(a, int) for a in item.allowed):
+            columns[code] = pd.to_numeric(text[code], errors="coerce").to_numpy()
         else:
-            text = wide_txt[code]
-            if item.allowed is not None and all(isinstance(a, int) for a in item.allowed):
-                out[code] = pd.to_numeric(text, errors="coerce")
-            else:
-                out[code] = text
-    return out
+            columns[code] = text[code].to_numpy()
+    return pd.DataFrame(columns, index=text.index)
 
 
 def compute_visit_scores(
@@ -108,8 +104,9 @@ def compute_visit_scores(
         registry's ``outputs`` that map to a PARAMCD), AVAL NaN where the instrument's missing-
         item rule makes the score missing.
     """
-    assert_columns(observations, ["subject", "visit", "instrument", "item", "value", "value_num"],
-                   what="observations")
+    assert_columns(
+        observations, ["subject", "visit", "instrument", "item", "value", "value_num"], what="observations"
+    )
     pieces: list[pd.DataFrame] = []
     for code, long in observations.groupby("instrument", sort=True, observed=True):
         instrument = get_instrument(str(code))
