@@ -35,6 +35,13 @@ def test_ffh_tables_match_r(i):
     np.testing.assert_allclose(fisher_exact_kx2(t["x"], t["n"]), t["p"], rtol=1e-6)
 
 
+@pytest.mark.parametrize("i", range(3))
+def test_ffh_large_tables_match_r(i):
+    # up to 5 x 2 with 300 per group: settled by bounds, not full enumeration; 1e-6 relative
+    t = REF["ffh_large"][i]
+    np.testing.assert_allclose(fisher_exact_kx2(t["x"], t["n"]), t["p"], rtol=1e-6)
+
+
 def test_two_by_two_equals_scipy_fisher():
     for x1, x2, n1, n2 in [(3, 1, 4, 4), (7, 2, 15, 16), (0, 5, 10, 10), (12, 12, 16, 16)]:
         ref = stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue

@@ -28,6 +28,13 @@ out$ffh_tables <- lapply(tables, function(t) {
   m <- cbind(t$x, t$n - t$x)
   list(x = t$x, n = t$n, p = fisher.test(m)$p.value)
 })
+# larger tables (network algorithm in R, with a bigger workspace)
+large <- list(list(x = c(20, 35, 41, 30), n = c(200, 200, 200, 200)),
+              list(x = c(50, 80, 60), n = c(300, 300, 300)),
+              list(x = c(1, 0, 4, 2, 7), n = c(60, 55, 62, 58, 61)))
+out$ffh_large <- lapply(large, function(t) {
+  list(x = t$x, n = t$n, p = fisher.test(cbind(t$x, t$n - t$x), workspace = 2e8)$p.value)
+})
 # pairwise vs control
 fit <- aov(CHG ~ ARM, data = d)
 set.seed(1)
