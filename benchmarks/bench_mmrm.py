@@ -1,6 +1,6 @@
 """Benchmark: unstructured MMRM with Kenward-Roger LS-mean contrasts, against nlme::gls.
 
-Run ``python benchmarks/bench_mmrm.py [--reps N] [--r-reps N] [--no-r]``. Prints the median
+Run ``python benchmarks/bench_mmrm.py [--reps N] [--r-reps N] [--no-r] [--only a|b]``. Prints the median
 wall time of ``mmrm(...)`` + ``.contrasts(..., by=visit)`` (KR) on
 
 (a) mmrm's fev_data (197 subjects x 4 visits, 537 rows; ``FEV1 ~ RACE + SEX + ARMCD * AVISIT``);
@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=20, help="repetitions for (a); (b) uses reps // 4")
     parser.add_argument("--r-reps", type=int, default=3, help="gls repetitions for (a); (b) uses 1")
     parser.add_argument("--no-r", action="store_true", help="skip nlme::gls")
+    parser.add_argument("--only", choices=["a", "b"], help="run one case only")
     args = parser.parse_args()
     cases = [
         (
@@ -143,6 +144,8 @@ def main() -> None:
         ),
     ]
     results = {}
+    if args.only:
+        cases = [c for c in cases if c[0].startswith(f"({args.only})")]
     for label, data, formula, reps, r_reps in cases:
         ours, m2 = time_ours(data, formula, reps)
         line = f"{label}: ssctrial {ours:.4f} s (median of {reps}; -2RLL {m2:.6f})"

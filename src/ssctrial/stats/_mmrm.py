@@ -31,6 +31,7 @@ from ssctrial.stats._mmrm_inference import (
     kenward_roger_test,
     satterthwaite_df,
     satterthwaite_test,
+    t_quantile,
     two_sided_p,
 )
 
@@ -429,7 +430,8 @@ class MMRMFit:
             sl = slice(eng.offsets[b], eng.offsets[b + 1])
             pats = eng.patterns_in_group[b]
             Dt = np.einsum("kl,lab->kab", W[sl, sl], D[b])
-            E[pats] = np.einsum("kab,gbc,kcd->gad", D[b], Wp[pats], Dt, optimize=True)
+            # E_g = sum_k D_k W_g Dt_k with Dt_k = sum_l W_kl D_l
+            E[pats] = np.sum((D[b][:, None] @ Wp[pats][None]) @ Dt[:, None], axis=0)
             if D2[b] is not None:
                 any_r = True
                 S = np.einsum("kl,klab->ab", W[sl, sl], D2[b])
@@ -592,8 +594,9 @@ class MMRMFit:
                 raise InputError(msg)
         return cols
 
-    def _lsmean_matrix(self, factors: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-        """Grid of the given factors' levels and its LS-mean rows (equal weights elsewhere)."""
+    @cached_property
+    def _lsmean_grid(self) -> tuple[pd.DataFrame, np.ndarray]:
+        """All level combinations of the model's factors, covariates at their means, and X."""
         spec = self.formula_spec
         all_factors = list(spec.levels)
         grid = pd.DataFrame(
@@ -601,7 +604,12 @@ class MMRMFit:
         )
         for c, m in self._prep.covariate_means.items():
             grid[c] = m
-        Xg = spec.build(grid)
+        return grid, spec.build(grid)
+
+    def _lsmean_matrix(self, factors: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+        """Grid of the given factors' levels and its LS-mean rows (equal weights elsewhere)."""
+        spec = self.formula_spec
+        grid, Xg = self._lsmean_grid
         keys = pd.DataFrame(list(itertools.product(*(spec.levels[f] for f in factors))), columns=factors)
         if not factors:
             return keys, Xg.mean(axis=0, keepdims=True)
@@ -746,7 +754,7 @@ def _add_ci(tab: pd.DataFrame, level: float) -> pd.DataFrame:
     if not 0 < level < 1:
         msg = f"level must be between 0 and 1, got {level!r}"
         raise InputError(msg)
-    q = stats.t.ppf(0.5 + level / 2, tab["df"].to_numpy(dtype=float))
+    q = t_quantile(0.5 + level / 2, tab["df"].to_numpy(dtype=float))
     tab = tab.copy()
     tab["lower"] = tab["estimate"] - q * tab["se"]
     tab["upper"] = tab["estimate"] + q * tab["se"]

@@ -323,7 +323,9 @@ class MMRMEngine:
                 break
             rel_step = np.max(np.abs(accepted - theta) / (np.abs(theta) + 1.0))
             theta = accepted
-            res = self.evaluate(theta, order=2)
+            assert cres is not None
+            self._derivatives(cres, 2)  # reuse the line-search evaluation
+            res = cres
             score = np.max(np.abs(res.grad * (np.abs(theta) + 1.0)))
             logger.debug("iteration %d: -2ll=%.10f score=%.3g step=%.3g", it, res.m2loglik, score, rel_step)
             if score < tol or (rel_step < 1e-11 and score < 1e-5):
