@@ -80,3 +80,18 @@ def test_errors():
         describe_categorical(d, "RESP", by="ARM", missing="drop")
     with pytest.raises(InputError, match="conf_level=95"):
         describe_continuous(d, "CHG", conf_level=95)
+
+
+def test_by_arm_and_visit_in_categorical_visit_order():
+    d = basics_like()
+    long = pd.concat([
+        d.assign(AVISIT="Week 12", AVAL=d["BASE"] + d["CHG"]),
+        d.assign(AVISIT="Baseline", AVAL=d["BASE"]),
+    ])
+    long["AVISIT"] = pd.Categorical(long["AVISIT"], categories=["Baseline", "Week 12"])
+    res = describe_continuous(long, "AVAL", by=["ARM", "AVISIT"]).to_frame()
+    assert res[["ARM", "AVISIT"]].values.tolist() == [
+        ["BARI2", "Baseline"], ["BARI2", "Week 12"], ["BARI4", "Baseline"], ["BARI4", "Week 12"],
+        ["CTRL", "Baseline"], ["CTRL", "Week 12"]]
+    base = res[res.AVISIT == "Baseline"].set_index("ARM")["mean"]
+    np.testing.assert_allclose(base["CTRL"], d.loc[d.ARM == "CTRL", "BASE"].mean(), rtol=1e-12)
