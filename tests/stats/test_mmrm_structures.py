@@ -134,3 +134,20 @@ def test_summary_and_repr():
     text = repr(f)
     assert "converged" in text and "ARMCDTRT:AVISITVIS4" in text
     assert isinstance(f.covariance_matrix, pd.DataFrame)
+
+
+@pytest.mark.parametrize("cov", ["us", "ar1"])
+def test_grouped_kenward_roger_equals_per_arm_fits(cov):
+    """Block-diagonal X, V and information: grouped KR SEs and df equal the per-arm fits' (rel 1e-8)."""
+    d = fev_data()
+    grouped = mmrm(
+        d, "FEV1 ~ ARMCD:AVISIT - 1", subject="USUBJID", visit="AVISIT", group="ARMCD", covariance=cov
+    )
+    ls = grouped.lsmeans("AVISIT", by="ARMCD")
+    for arm in ("PBO", "TRT"):
+        alone = mmrm(
+            d[d["ARMCD"] == arm], "FEV1 ~ AVISIT - 1", subject="USUBJID", visit="AVISIT", covariance=cov
+        )
+        mine = ls[ls["ARMCD"] == arm]
+        np.testing.assert_allclose(mine["se"], alone.coefficients["se"], rtol=1e-8)
+        np.testing.assert_allclose(mine["df"], alone.coefficients["df"], rtol=1e-8)
