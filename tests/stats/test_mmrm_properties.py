@@ -197,3 +197,14 @@ def test_boundary_fit_says_why():
     assert f.converged_ is False
     messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert len(messages) == 1 and "nearly singular" in messages[0] and "use a simpler one" in messages[0]
+
+
+def test_arbitrary_contrast_equals_lsmean_difference():
+    f = mmrm(fev_data(), MAIN, subject="USUBJID", visit="AVISIT")
+    L = pd.DataFrame({"ARMCDTRT": [1.0, 1.0], "ARMCDTRT:AVISITVIS4": [0.0, 1.0]}, index=["VIS1", "VIS4"])
+    est = f.estimate(L)
+    con = f.contrasts("ARMCD", "PBO", by="AVISIT").set_index("AVISIT").loc[["VIS1", "VIS4"]]
+    # the same linear combinations, so identical to rounding
+    for col in ("estimate", "se", "df", "t", "p", "lower", "upper"):
+        np.testing.assert_allclose(est[col].to_numpy(), con[col].to_numpy(), rtol=1e-12)
+    assert list(est.index) == ["VIS1", "VIS4"]

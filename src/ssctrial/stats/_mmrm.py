@@ -499,6 +499,27 @@ class MMRMFit:
             t = est / se
         return pd.DataFrame({"estimate": est, "se": se, "df": df, "t": t, "p": two_sided_p(t, df)})
 
+    def estimate(
+        self,
+        L: np.ndarray | pd.DataFrame,
+        *,
+        level: float = 0.95,
+        df_method: str | None = None,
+    ) -> pd.DataFrame:
+        """Estimate each row of an arbitrary contrast matrix L (rows x coefficients).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per row of L: ``estimate, se, df, t, p, lower, upper`` (index = L's index
+            when L is a DataFrame).
+        """
+        C = self._as_matrix(L)
+        tab = _add_ci(self._estimate_rows(C, df_method), level)
+        if isinstance(L, pd.DataFrame):
+            tab.index = L.index
+        return tab
+
     def test(self, L: np.ndarray | pd.DataFrame, *, df_method: str | None = None) -> dict[str, float]:
         """F test of H0: L beta = 0 for an arbitrary contrast matrix L (rows x coefficients).
 
