@@ -231,7 +231,9 @@ def verify_audit_chain(store: Store) -> AuditReport:
         AuditLog.prev_hash,
         AuditLog.hash,
     )
-    with store.engine.connect() as conn:
+    with store.reader.connect() as conn:
+        if conn.dialect.name == "postgresql":  # one snapshot for the head and the rows
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one_or_none()
         result = conn.execution_options(yield_per=20_000).execute(select(*cols).order_by(AuditLog.id))
         for row in result:

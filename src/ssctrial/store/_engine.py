@@ -19,12 +19,14 @@ DEFAULT_URL = "sqlite:///ssctrial.db"
 _BUSY_TIMEOUT_MS = 60_000
 
 
-def create_store_engine(url: str) -> Engine:
+def create_store_engine(url: str, *, immediate: bool = True) -> Engine:
     """Create a SQLAlchemy engine for ``url`` with the store's connection settings.
 
     SQLite connections use WAL journaling, enforce foreign keys, wait up to 60 s for a lock
-    and open every transaction with ``BEGIN IMMEDIATE`` so that concurrent writers queue on
-    the database lock instead of failing when a read transaction upgrades to a write.
+    and (with ``immediate``, for writing) open every transaction with ``BEGIN IMMEDIATE`` so
+    that concurrent writers queue on the database lock instead of failing when a read
+    transaction upgrades to a write. Read-only engines (``immediate=False``) use plain
+    deferred transactions, which in WAL mode never wait for writers.
     """
     try:
         parsed = make_url(url)
@@ -32,7 +34,7 @@ def create_store_engine(url: str) -> Engine:
         msg = f"database URL {url!r} is not a valid SQLAlchemy URL ({exc}); e.g. sqlite:///ssctrial.db"
         raise InputError(msg) from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, memory=parsed.database in (None, "", ":memory:"))
+        return _sqlite_engine(url, memory=parsed.database in (None, "", ":memory:"), immediate=immediate)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg2cffi"):
         logger.info("using %s; the tested driver is psycopg 3 (postgresql+psycopg://)", parsed.drivername)
     try:
@@ -42,7 +44,7 @@ def create_store_engine(url: str) -> Engine:
         raise InputError(msg) from None
 
 
-def _sqlite_engine(url: str, *, memory: bool) -> Engine:
+def _sqlite_engine(url: str, *, memory: bool, immediate: bool) -> Engine:
     kwargs: dict[str, Any] = {
         "connect_args": {"timeout": _BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     }
@@ -63,7 +65,7 @@ def _sqlite_engine(url: str, *, memory: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -71,3 +73,10 @@ def _sqlite_engine(url: str, *, memory: bool) -> Engine:
 def is_sqlite(engine: Engine) -> bool:
     """Whether ``engine`` talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def create_read_engine(url: str, engine: Engine) -> Engine:
+    """Return an engine for read-only work: deferred transactions on a SQLite file, else ``engine``."""
+    if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+        return create_store_engine(url, immediate=False)
+    return engine

@@ -149,7 +149,7 @@ def read_import_file(
     lowered = [c.lower() for c in columns]
     detected = format
     if format == "auto":
-        detected = "long" if all(c in lowered for c in ("instrument", "item", "value")) else "redcap"
+        detected = "long" if any(c in lowered for c in ("instrument", "item")) else "redcap"
     problems = [
         {
             "row": line,

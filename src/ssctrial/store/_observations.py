@@ -138,7 +138,7 @@ def validate_observations(
         ``reason``, ``visit_date``), and one row per problem (``row``, ``subject``, ``visit``,
         ``instrument``, ``item``, ``value``, ``error``). A row with any problem is not in ``valid``.
     """
-    with store.engine.connect() as conn:
+    with store.reader.connect() as conn:
         v = _validate(store, conn, data, row_numbers=row_numbers, reason=reason)
     return v.data, v.errors
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ssctrial.design import StudyDesign, load_study, validate_study
 from ssctrial.exceptions import InputError, NotFoundError, PermissionDeniedError, StateError
 from ssctrial.store._audit import GENESIS_HASH, AuditEntry, append_audit, now_utc, to_json
-from ssctrial.store._engine import create_store_engine
+from ssctrial.store._engine import create_read_engine, create_store_engine
 from ssctrial.store._migrate import current_revision, head_revision, upgrade_to_head
 from ssctrial.store._models import ROLES, AppUser, AuditHead, Base, RandomizationSecret, Site, Study
 
@@ -62,6 +62,7 @@ class Store:
         self.engine = engine
         self.design = design
         self.url = url
+        self.reader = create_read_engine(url, engine)
         self._sessionmaker = sessionmaker(engine, expire_on_commit=False)
 
     def __repr__(self) -> str:
@@ -89,8 +90,10 @@ class Store:
             session.close()
 
     def close(self) -> None:
-        """Release the engine's connections."""
+        """Release the engines' connections."""
         self.engine.dispose()
+        if self.reader is not self.engine:
+            self.reader.dispose()
 
     # ------------------------------------------------------------------ users and roles
     def check_role(self, session: Session, user: str, action: str) -> AppUser:
@@ -286,7 +289,7 @@ class Store:
             Observation.entered_by,
             Observation.entered_at,
         )
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(select(*cols).order_by(Observation.id)).all()
         out = pd.DataFrame(rows, columns=[c.name for c in cols])
         out["value_num"] = out["value_num"].astype(float)
@@ -341,7 +344,7 @@ class Store:
     def _read_table(self, name: str) -> pd.DataFrame:
         table = Base.metadata.tables[name]
         order = list(table.primary_key.columns)
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(select(table).order_by(*order)).all()
         return pd.DataFrame(rows, columns=[c.name for c in table.columns])
 
