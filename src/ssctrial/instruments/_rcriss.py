@@ -102,7 +102,7 @@ def score_rcriss(
         base = v[f"{stem}_base"]
         follow = v[stem]
         ok = ~np.isnan(base) & ~np.isnan(follow)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):  # baseline 0 or subnormal: inf/NaN, then "not improved"
             if stem == "fvc_pct_pred":
                 gain = 100.0 * (follow - base) / base if fvc_change == "relative" else follow - base
                 hit = ok & (base > 0) & (gain >= fx - _EPS)

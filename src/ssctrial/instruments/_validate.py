@@ -88,12 +88,15 @@ def prepare_input(
             f"allowed items are: {', '.join(sorted(known))}"
         )
         raise InputError(msg)
-    row = {code: [data.get(code)] for code in known if code in data}
-    frame = pd.DataFrame(row, index=pd.RangeIndex(1), dtype=object)
-    for item in items:
-        if item.code not in frame.columns:
-            frame[item.code] = pd.Series([None], dtype=object)
-    return frame, True
+    # one column per item, typed by its value (bool, int, float, text; a missing value is a float
+    # NaN), so that a record takes the same typed code path as a DataFrame read from a file
+    row = {item.code: [_cell(data.get(item.code))] for item in items}
+    row.update({code: [_cell(data[code])] for code in known if code in data and code not in row})
+    return pd.DataFrame(row, index=pd.RangeIndex(1)), True
+
+
+def _cell(value: Any) -> Any:
+    return np.nan if value is None or value is pd.NA else value
 
 
 def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -104,14 +107,31 @@ def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype=float, na_value=np.nan)
         return values, np.isinf(values)
+    # object column (mixed input, a form): numbers keep their exact value, text is parsed with
+    # float() (correctly rounded), booleans and other objects are not numbers
     raw = col.to_numpy(dtype=object)
-    is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in raw), dtype=bool, count=len(raw))
-    text = col.astype("string").str.strip()
-    blank = text.isna() | text.str.lower().isin(_MISSING_TEXT)
-    blank_np = blank.to_numpy(dtype=bool)
-    values = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = (np.isnan(values) & ~blank_np) | np.isinf(values) | is_bool
-    values[bad | blank_np] = np.nan
+    n = len(raw)
+    values = np.full(n, np.nan)
+    bad = np.zeros(n, dtype=bool)
+    for i, v in enumerate(raw):
+        if v is None or v is pd.NA:
+            continue
+        if isinstance(v, bool | np.bool_):
+            bad[i] = True
+        elif isinstance(v, int | float | np.integer | np.floating):
+            values[i] = float(v)
+        elif isinstance(v, str):
+            text = v.strip()
+            if text.lower() in _MISSING_TEXT:
+                continue
+            try:
+                values[i] = float(text)
+            except ValueError:
+                bad[i] = True
+        else:
+            bad[i] = True
+    bad |= np.isinf(values)
+    values[bad] = np.nan
     return values, bad
 
 
