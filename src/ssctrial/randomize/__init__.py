@@ -7,6 +7,7 @@ no database. See ``docs/randomization.md`` for methods, concealment and concurre
 from ssctrial.randomize._allocate import (
     AllocationRecord,
     ReproductionReport,
+    assert_allocation_design,
     create_allocation_list,
     randomize_subject,
     reproduce_allocation_list,
@@ -18,6 +19,7 @@ __all__ = [
     "AllocationRecord",
     "Minimisation",
     "ReproductionReport",
+    "assert_allocation_design",
     "check_ratio",
     "minimise",
     "permuted_block_list",

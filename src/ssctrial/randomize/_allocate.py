@@ -37,7 +37,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ssctrial.exceptions import InputError, NotFoundError, StateError
-from ssctrial.randomize._blocks import LIST_COLUMNS, permuted_block_list
+from ssctrial.randomize._blocks import LIST_COLUMNS, check_block_sizes, check_ratio, permuted_block_list
 from ssctrial.randomize._minimisation import Minimisation
 from ssctrial.randomize._rng import check_seed, new_seed
 from ssctrial.store._models import Allocation, RandomizationList, RandomizationSecret, Study, Subject
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AllocationRecord",
     "ReproductionReport",
+    "assert_allocation_design",
     "create_allocation_list",
     "randomize_subject",
     "reproduce_allocation_list",
@@ -158,6 +159,31 @@ def _list_length(design: StudyDesign) -> int:
     return int(n)
 
 
+def assert_allocation_design(design: StudyDesign) -> None:
+    """Check that the design's randomisation settings can generate a sequence; raise if not.
+
+    Parameters
+    ----------
+    design
+        The study design.
+
+    Raises
+    ------
+    InputError
+        The list length is unknown (no ``randomization.list_length_per_stratum`` and no
+        ``target_enrolment``), or the ratio, block sizes or minimisation settings are invalid;
+        the message names the field.
+    """
+    if design.randomization.method == "permuted_blocks":
+        _list_length(design)
+        check_block_sizes(
+            list(design.randomization.block_sizes) or None,
+            check_ratio(design.arm_codes, [a.ratio for a in design.arms]),
+        )
+    else:
+        _minimiser(design, 0)
+
+
 def _generate_list(design: StudyDesign, seed: int) -> pd.DataFrame:
     return permuted_block_list(
         design.arm_codes,
@@ -255,6 +281,7 @@ def create_allocation_list(
         )
         raise InputError(msg)
     seed_i = new_seed() if seed is None else check_seed(seed)
+    assert_allocation_design(design)
     method = design.randomization.method
     data = _generate_list(design, seed_i) if method == "permuted_blocks" else None
     at = _now()
