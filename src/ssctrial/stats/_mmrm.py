@@ -10,6 +10,7 @@ degrees of freedom; model-based or empirical (sandwich) covariance. See ``docs/m
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import time
@@ -353,6 +354,10 @@ class MMRMFit:
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        self._set_result(res)
+
+    def _set_result(self, res: EngineResult) -> None:
+        self._res = res
         self.theta_ = res.theta
         self.beta_ = res.beta
         self.neg2_loglik = float(res.m2loglik)
@@ -373,6 +378,24 @@ class MMRMFit:
             )
             self._W = np.linalg.pinv(info_mat)
         self._W = (self._W + self._W.T) / 2
+
+    def _at_theta(self, theta: np.ndarray) -> MMRMFit:
+        """Copy of this fit with every result evaluated at the given covariance parameters.
+
+        No optimisation: for reproducing another program's output from its own (e.g. SAS's
+        printed) covariance estimates. ``converged_`` is False on the copy.
+        """
+        new = copy.copy(self)
+        for name in ("coefficients", "_kr_pieces", "_phi_kr", "_phi_kr_linear", "_phi_empirical"):
+            new.__dict__.pop(name, None)
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != self.theta_.shape or not self._engine.valid(theta):
+            msg = f"theta must be {self.theta_.size} values inside the parameter space {self.parameter_names}"
+            raise InputError(msg)
+        new._set_result(self._engine.evaluate(theta, order=2))
+        new.converged_ = False
+        new.convergence_ = {**self.convergence_, "converged": False, "message": "evaluated at supplied theta"}
+        return new
 
     # ----------------------------------------------------------- covariance
     @property
