@@ -156,3 +156,18 @@ def test_instruments_shows_items(capsys):
     assert "forearm_left" in out and "an integer from 0 to 3" in out
     assert main(["instruments", "nothing"]) == 1
     assert "unknown instrument 'nothing'" in capsys.readouterr().err
+
+
+def test_value_set_reaches_the_eq5d_scorer(tmp_path):
+    # the CLI passes --value-set generically to whatever scorer is registered (EQ-5D here);
+    # 55555 = -0.285 is the published England worst state (Devlin 2018 abstract)
+    dims = ["mobility", "self_care", "usual_activities", "pain_discomfort", "anxiety_depression"]
+    path = tmp_path / "eq5d.csv"
+    pd.DataFrame([dict.fromkeys(dims, 5), dict.fromkeys(dims, 1)]).to_csv(path, index=False)
+    out = tmp_path / "out.csv"
+    assert (
+        main(["score", "EQ5D_5L", "--in", str(path), "--out", str(out), "--value-set", "EN_5L_Devlin2018"])
+        == 0
+    )
+    np.testing.assert_allclose(pd.read_csv(out)["index"], [-0.285, 1.0], atol=5e-4)
+    assert main(["score", "EQ5D_5L", "--in", str(path), "--out", str(out), "--threshold", "1"]) == 1

@@ -164,7 +164,11 @@ def _categorical(col: pd.Series, allowed: tuple[Any, ...]) -> tuple[np.ndarray, 
         num = col.to_numpy(dtype=float, na_value=np.nan)
         as_int = np.where(np.isfinite(num) & (num == np.round(num)), num, np.nan)
         text = pd.Series(
-            np.where(np.isnan(as_int), text.to_numpy(dtype=object), as_int.astype("int64").astype(str)),
+            np.where(
+                np.isnan(as_int),
+                text.to_numpy(dtype=object),
+                np.where(np.isnan(as_int), 0, as_int).astype("int64").astype(str),
+            ),
             index=col.index,
             dtype="string",
         ).mask(col.isna())
