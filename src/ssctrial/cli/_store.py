@@ -231,7 +231,8 @@ def import_(
     store = open_store(db)
     report_path = report or file.with_name(file.name + ".errors.csv")
     try:
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        err = Console(stderr=True)
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
             task = bar.add_task(f"importing {file.name}", total=None)
 
             def progress(stage: str, done: int, total: int) -> None:
