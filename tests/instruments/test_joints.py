@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -130,3 +131,17 @@ def test_registry_entry():
     assert inst.outputs["tjc28"] == "TJC28" and inst.outputs["sjc28"] == "SJC28"
     assert inst.item("tender_right_wrist").check("NE", instrument="JOINTS") == "NE"
     assert inst.item("tender_right_wrist").check("1", instrument="JOINTS") == 1
+
+
+def test_record_equals_frame_row():
+    rng = np.random.default_rng(3)
+    choices = np.array([0, 1, NOT_EVALUATED, None], dtype=object)
+    codes = [f"tender_{j}" for j in JOINTS_68] + [f"swollen_{j}" for j in JOINTS_66]
+    records = [
+        dict(zip(codes, rng.choice(choices, size=len(codes), p=[0.6, 0.3, 0.08, 0.02]), strict=True))
+        for _ in range(5)
+    ]
+    frame = score_joint_counts(pd.DataFrame(records))
+    for i, record in enumerate(records):
+        expected = {k: (None if pd.isna(v) else int(v)) for k, v in frame.iloc[i].to_dict().items()}
+        assert score_joint_counts(record) == expected

@@ -180,10 +180,10 @@ def score_joint_counts(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame |
         codes = [f"{kind}_{j}" for j in joints]
         if single or all(c in present for c in codes):
             block = np.column_stack([values[c] for c in codes]) if n else np.empty((0, len(codes)))
-            missing = np.isnan(block).any(axis=1)
+            unknown_row = np.isnan(block).any(axis=1)
             evaluated = (block == 0.0) | (block == 1.0)
-            count = np.where(missing, np.nan, (block == 1.0).sum(axis=1))
-            n_eval = np.where(missing, np.nan, evaluated.sum(axis=1))
+            count = np.where(unknown_row, np.nan, (block == 1.0).sum(axis=1))
+            n_eval = np.where(unknown_row, np.nan, evaluated.sum(axis=1))
         else:
             count = np.full(n, np.nan)
             n_eval = np.full(n, np.nan)

@@ -95,7 +95,7 @@ def score_rcriss(
         raise InputError(msg)
     frame, single, v, step1 = read_composite(data, instrument="RCRISS", global_scale=global_scale)
     n = len(frame)
-    improved: dict[str, np.ndarray] = {}
+    improved: dict[str, Any] = {}
     known = np.zeros((n, 5), dtype=bool)
     hits = np.zeros((n, 5), dtype=bool)
     for j, stem in enumerate(CORE_ITEMS):
