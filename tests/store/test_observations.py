@@ -197,3 +197,33 @@ def test_roundtrip_write_then_read_equals_input(tmp_path_factory, mrss, fvc_l, v
     assert back["value_num"].tolist() == [float(v) for v in df["value"]]  # exact: floats stored as repr
     assert back["unit"].tolist() == [None] * 17 + ["L", "points"]
     store.close()
+
+
+def test_visit_dates_windows_and_corrections(store, allocate):
+    allocate(store, "S001")
+    rows = _obs([("S001", "BL", "MRSS", "face", 1), ("S001", "W4", "MRSS", "face", 1)])
+    with pytest.raises(
+        ObservationError,
+        match=r"visit_date 2024-04-01 is study day 72, outside the window of W4 "
+        r"\(days 21..35: 2024-02-10 to 2024-02-24\)",
+    ):
+        store.record_observations(rows.assign(visit_date=["2024-01-20", "2024-04-01"]), user="ivan")
+    with pytest.raises(ObservationError, match="different visit_date values for the same subject and visit"):
+        store.record_observations(
+            _obs([("S001", "BL", "MRSS", "face", 1), ("S001", "BL", "MRSS", "abdomen", 1)]).assign(
+                visit_date=["2024-01-20", "2024-01-21"]
+            ),
+            user="ivan",
+        )
+    assert len(store.read_table("visit")) == 0
+    store.record_observations(rows.assign(visit_date=["2024-01-20", "2024-02-17"]), user="ivan")
+    moved = _obs([("S001", "W4", "MRSS", "face", 1)]).assign(visit_date="2024-02-18")
+    with pytest.raises(
+        ObservationError,
+        match="visit_date already recorded as 2024-02-17; a correction to 2024-02-18 needs a reason",
+    ):
+        store.record_observations(moved, user="ivan")
+    store.record_observations(moved, user="ivan", reason="date typo")
+    visits = store.read_table("visit").set_index("visit_code")["visit_date"]
+    assert str(visits["W4"]) == "2024-02-18"
+    assert verify_audit_chain(store).ok

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -324,9 +323,6 @@ def _write_rejects(source: Path, target: Path, errors: pd.DataFrame) -> None:
                 writer.writerow([line, *fields, bad[line]])
 
 
-_SAFE = re.compile(r"^[a-z_]+$")
-
-
 def export_tables(
     store: Store,
     directory: str | Path,
@@ -412,6 +408,3 @@ def _to_parquet(frame: pd.DataFrame, target: Path) -> None:
 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     pq.write_table(table, target)
-
-
-_ = Any

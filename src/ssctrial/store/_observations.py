@@ -338,6 +338,8 @@ def _validate(
                 flag(_one(n, i), f"visit_date {d.isoformat()} is before consent ({consent[i].isoformat()})")
             else:
                 visit_dates[i] = d
+    if any(d is not None for d in visit_dates):
+        _check_visit_dates(store, conn, df, visit_dates, flag)
     # --- duplicates within the input
     dup = df.duplicated(["subject", "visit", "instrument", "item"], keep=False).to_numpy()
     if dup.any():
@@ -391,6 +393,67 @@ def _normalise(column: pd.Series, fn: Callable[[str], str]) -> np.ndarray:
     codes, uniques = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
     cleaned = np.array([fn("" if _is_missing(u) else str(u)) for u in uniques] + [""], dtype=object)
     return cleaned[codes]
+
+
+def _check_visit_dates(
+    store: Store, conn: Any, df: pd.DataFrame, visit_dates: np.ndarray, flag: Callable[..., None]
+) -> None:
+    """Visit dates: one per subject-visit, inside the window, a changed date needs a reason."""
+    from datetime import timedelta
+
+    design = store.design
+    base = design.baseline_visit
+    n = len(df)
+    has = np.array([d is not None for d in visit_dates], dtype=bool)
+    frame = pd.DataFrame(
+        {
+            "subject": df["subject"].to_numpy()[has],
+            "visit": df["visit"].to_numpy()[has],
+            "date": visit_dates[has],
+        }
+    )
+    pos = np.flatnonzero(has)
+    # one date per subject-visit within the input
+    n_dates = frame.groupby(["subject", "visit"])["date"].transform("nunique").to_numpy()
+    if (n_dates > 1).any():
+        flag(_mask(n, pos[n_dates > 1]), "different visit_date values for the same subject and visit")
+    stored: dict[tuple[str, str], date | None] = {}
+    subjects = list(pd.unique(frame["subject"]))
+    for start in range(0, len(subjects), 500):
+        q = select(Visit.subject_id, Visit.visit_code, Visit.visit_date).where(
+            Visit.subject_id.in_(subjects[start : start + 500])
+        )
+        for sid, vc, vd in conn.execute(q):
+            stored[(sid, vc)] = vd
+    given_base = (
+        frame.loc[frame["visit"] == base.code].drop_duplicates("subject").set_index("subject")["date"]
+    )
+    reasons = df["reason"].to_numpy()
+    for k, (sid, vc, d) in enumerate(frame.itertuples(index=False)):
+        i = pos[k]
+        old = stored.get((sid, vc))
+        if old is not None and old != d and not (reasons[i] and str(reasons[i]).strip()):
+            flag(
+                _one(n, i),
+                f"visit_date already recorded as {old.isoformat()}; a correction to {d.isoformat()} "
+                "needs a reason",
+            )
+            continue
+        if vc == base.code or vc not in design.visit_codes:
+            continue
+        base_date = given_base.get(sid, stored.get((sid, base.code)))
+        if base_date is None:
+            continue
+        v = design.visit(vc)
+        day = (d - base_date).days + base.day
+        if not v.earliest_day <= day <= v.latest_day:
+            lo = base_date + timedelta(days=v.earliest_day - base.day)
+            hi = base_date + timedelta(days=v.latest_day - base.day)
+            flag(
+                _one(n, i),
+                f"visit_date {d.isoformat()} is study day {day}, outside the window of {vc} "
+                f"(days {v.earliest_day}..{v.latest_day}: {lo.isoformat()} to {hi.isoformat()})",
+            )
 
 
 def _mask(n: int, idx: np.ndarray) -> np.ndarray:
@@ -596,9 +659,9 @@ def _existing(conn: Any, valid: pd.DataFrame) -> pd.DataFrame:
 
 def _ensure_visits(session: Any, store: Store, valid: pd.DataFrame, *, user: str, at: Any) -> int:
     """Create missing visit rows (and set given visit dates); audited."""
-    from ssctrial.store._subjects import check_window, write_visit
+    from ssctrial.store._subjects import write_visit
 
-    pairs = valid[["subject", "visit", "visit_date"]].copy()
+    pairs = valid[["subject", "visit", "visit_date", "reason"]].copy()
     pairs["has_date"] = pairs["visit_date"].notna()
     pairs = pairs.sort_values("has_date", ascending=False).drop_duplicates(["subject", "visit"])
     subjects = list(pd.unique(pairs["subject"]))
@@ -614,11 +677,9 @@ def _ensure_visits(session: Any, store: Store, valid: pd.DataFrame, *, user: str
     base = store.design.baseline_visit.code
     # baseline first, so that windows of later visits can be checked against its date
     pairs = pairs.assign(_b=pairs["visit"] != base).sort_values("_b", kind="stable")
-    for sid, vc, vd in pairs[["subject", "visit", "visit_date"]].itertuples(index=False):
+    for sid, vc, vd, why in pairs[["subject", "visit", "visit_date", "reason"]].itertuples(index=False):
         key = (sid, vc)
         if key not in existing:
-            if vd is not None and vc != base:
-                check_window(session, store, sid, vc, vd)
             new_rows.append(
                 {"subject_id": sid, "visit_code": vc, "visit_date": vd, "entered_at": at, "entered_by": user}
             )
@@ -637,8 +698,7 @@ def _ensure_visits(session: Any, store: Store, valid: pd.DataFrame, *, user: str
             if vc == base and vd is not None:
                 session.execute(insert(Visit), [new_rows.pop()])
         elif vd is not None and existing[key] != vd:
-            check_window(session, store, sid, vc, vd)
-            write_visit(session, store, sid, vc, vd, user=user, reason=None)
+            write_visit(session, store, sid, vc, vd, user=user, reason=why)
             count += 1
     if new_rows:
         session.execute(insert(Visit), new_rows)

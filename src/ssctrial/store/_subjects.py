@@ -338,11 +338,6 @@ def write_visit(
     )
 
 
-def find_subject_or_raise(session: Session, subject_id: str) -> Subject:
-    """Alias of :func:`get_subject` for readability at call sites."""
-    return get_subject(session, subject_id)
-
-
 __all__ = [
     "check_date",
     "check_randomised",
@@ -355,5 +350,3 @@ __all__ = [
     "update_subject_status",
     "write_visit",
 ]
-
-_ = NotFoundError
