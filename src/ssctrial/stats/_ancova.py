@@ -76,7 +76,9 @@ def ancova(
     grid: numeric covariates at their mean over the analysed rows, other factors averaged with
     equal weights; ``df = n - rank(X)``. Type III tests use sum-to-zero coding, as SAS PROC GLM and
     ``car::Anova(type = 3)`` with ``contr.sum``; for a model without interactions they equal the
-    Type II (adjusted) tests. Validated against R's emmeans and car (docs/statistics.md).
+    Type II (adjusted) tests. With a covariate-by-arm interaction the Type III arm test compares
+    the arms at covariate = 0 (as SAS and ``car``), while LS means and contrasts are at the covariate
+    mean. Validated against R's emmeans and car (docs/statistics.md).
 
     Examples
     --------
