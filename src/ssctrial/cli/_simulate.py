@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ssctrial.exceptions import InputError
@@ -76,7 +76,7 @@ def simulate(
         disable=quiet,
         transient=False,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -90,8 +90,8 @@ def simulate(
     table = Table()
     table.add_column("what")
     table.add_column("rows", justify="right")
-    for row in result.summary().itertuples(index=False):
-        table.add_row(row.table, str(row.rows))
+    for row in result.summary().to_dict("records"):
+        table.add_row(str(row["table"]), str(row["rows"]))
     console.print(table)
     console.print(f"Database: {db}", soft_wrap=True)
     if result.counts_path is not None:

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -157,6 +157,13 @@ def allocate_arms(design: StudyDesign, strata: pd.DataFrame, rng: np.random.Gene
     return out
 
 
+def _where_none(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Object array: ``values`` where ``mask``, else None."""
+    out = np.full(mask.shape, None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask]
+    return out
+
+
 @dataclass
 class Screened:
     """Everyone screened: who fails (and why), their characteristics, strata and dates."""
@@ -204,13 +211,13 @@ def _screen(
             "site": design.sites[0].code if design.sites else None,
             "consent_date": consent,
             "birth_date": [
-                baseline_dates[i] - timedelta(days=int(round(candidates["age"].iat[i] * 365.25)))
-                for i in range(n_screened)
+                baseline_dates[i] - timedelta(days=round(float(age) * 365.25))
+                for i, age in enumerate(candidates["age"].to_numpy(dtype=float))
             ],
             "sex": candidates["sex"].to_numpy(),
             "height_cm": candidates["height_cm"].to_numpy(),
             "screen_failed": fail,
-            "screen_failure_reason": np.where(fail, reasons, None),
+            "screen_failure_reason": _where_none(fail, reasons),
         }
     )
     for code in factors:
@@ -335,10 +342,7 @@ def simulate_trial_data(
     subjects.insert(
         3,
         "birth_date",
-        [
-            baseline_dates[i] - timedelta(days=int(round(subjects["age"].iat[i] * 365.25)))
-            for i in range(n_screened)
-        ],
+        sc.subjects["birth_date"].to_numpy(),
     )
     subjects["ethnicity"] = design.lung_equation.ethnicity
     for code in factors:
@@ -346,7 +350,7 @@ def simulate_trial_data(
     status = np.full(n_screened, "screen_failed", dtype=object)
     status[rand_idx] = np.where(course.withdrawn_after >= 0, "withdrawn", "completed")
     subjects["status"] = status
-    subjects["screen_failure_reason"] = np.where(fail, reasons, None)
+    subjects["screen_failure_reason"] = _where_none(fail, reasons)
     arm_full = np.full(n_screened, None, dtype=object)
     arm_full[rand_idx] = arm
     subjects["arm"] = arm_full
@@ -403,9 +407,8 @@ def simulate_trial_data(
 
     # adverse and organ events
     control = (design.reference_arm,)
-    ae = simulate_adverse_events(
-        p, subj, arm, last_day, clin["events"], rngs["adverse"], control_arms=control
-    )
+    events = cast("dict[str, np.ndarray]", clin["events"])
+    ae = simulate_adverse_events(p, subj, arm, last_day, events, rngs["adverse"], control_arms=control)
     start_of = dict(zip(subj, bdates, strict=True))
     ae["start_date"] = [
         start_of[s] + timedelta(days=int(d)) for s, d in zip(ae["subject"], ae["start_day"], strict=True)
@@ -430,7 +433,7 @@ def simulate_trial_data(
         ]
     ]
     ev_rows = []
-    for name, days in clin["events"].items():
+    for name, days in events.items():
         has = (days >= 0) & (days <= last_day)
         ev_rows.append(pd.DataFrame({"subject": subj[has], "event": name, "day": days[has]}))
     organ = (

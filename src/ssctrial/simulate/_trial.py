@@ -55,6 +55,8 @@ class SimulationResult:
         The RNA-seq ``.h5ad`` file and its planted-truth CSV (``None`` without RNA-seq).
     timings
         Seconds spent per stage.
+    n_samples
+        Number of RNA-seq samples recorded.
     """
 
     store: Store
@@ -62,11 +64,12 @@ class SimulationResult:
     counts_path: Path | None
     truth_path: Path | None
     timings: dict[str, float]
+    n_samples: int = 0
 
     def summary(self) -> pd.DataFrame:
         """Return counts of what was written: one row per table (``table``, ``rows``)."""
         t = self.trial
-        samples = 0 if self.counts_path is None else int(self._n_samples)
+        samples = 0 if self.counts_path is None else int(self.n_samples)
         return pd.DataFrame(
             {
                 "table": ["screened", "randomised", "observations", "adverse_events", "samples"],
@@ -79,8 +82,6 @@ class SimulationResult:
                 ],
             }
         )
-
-    _n_samples: int = 0
 
 
 def _sqlite_dir(url: str) -> Path | None:
@@ -202,23 +203,23 @@ def simulate_trial(
     total = len(subjects)
     arms: list[str] = []
     factors = [f.code for f in sized.stratification_factors]
-    for k, row in enumerate(subjects.itertuples(index=False)):
+    for k, row in enumerate(subjects.to_dict("records")):
         st.enroll_subject(
-            row.subject,
+            row["subject"],
             user=user,
-            consent_date=row.consent_date,
-            sex=row.sex,
-            strata={f: getattr(row, f) for f in factors},
-            site=row.site,
-            birth_date=row.birth_date,
-            height_cm=float(row.height_cm),
+            consent_date=row["consent_date"],
+            sex=row["sex"],
+            strata={f: row[f] for f in factors},
+            site=row["site"],
+            birth_date=row["birth_date"],
+            height_cm=float(row["height_cm"]),
         )
-        if row.screen_failed:
+        if row["screen_failed"]:
             st.update_subject_status(
-                row.subject, "screen_failed", user=user, reason=row.screen_failure_reason
+                row["subject"], "screen_failed", user=user, reason=row["screen_failure_reason"]
             )
         else:
-            arms.append(randomize_subject(st, row.subject, user=user).arm)
+            arms.append(randomize_subject(st, row["subject"], user=user).arm)
         if (k + 1) % 50 == 0 or k + 1 == total:
             report("enrol", k + 1, total)
     timings["enrol_randomise"] = time.perf_counter() - t
@@ -244,27 +245,27 @@ def simulate_trial(
         st.record_observations(part.reset_index(drop=True), user=user)
         written += len(part)
         report("observations", written, len(obs))
-    for row in trial.subjects.itertuples(index=False):
-        if row.status == "withdrawn":
-            st.update_subject_status(row.subject, "withdrawn", user=user, reason=row.withdrawal_reason)
-        elif row.status == "completed":
-            st.update_subject_status(row.subject, "completed", user=user)
+    for row in trial.subjects[["subject", "status", "withdrawal_reason"]].to_dict("records"):
+        if row["status"] == "withdrawn":
+            st.update_subject_status(row["subject"], "withdrawn", user=user, reason=row["withdrawal_reason"])
+        elif row["status"] == "completed":
+            st.update_subject_status(row["subject"], "completed", user=user)
     timings["observations"] = time.perf_counter() - t
 
     t = time.perf_counter()
     ae = trial.adverse_events
-    for k, a in enumerate(ae.itertuples(index=False)):
+    for k, a in enumerate(ae.to_dict("records")):
         st.record_adverse_event(
-            a.subject,
+            a["subject"],
             user=user,
-            term=a.term,
-            body_system=a.body_system,
-            start_date=a.start_date,
-            stop_date=a.stop_date,
-            grade=int(a.grade),
-            serious=bool(a.serious),
-            relatedness=a.relatedness,
-            outcome=a.outcome,
+            term=a["term"],
+            body_system=a["body_system"],
+            start_date=a["start_date"],
+            stop_date=a["stop_date"],
+            grade=int(a["grade"]),
+            serious=bool(a["serious"]),
+            relatedness=a["relatedness"],
+            outcome=a["outcome"],
         )
         if (k + 1) % 100 == 0 or k + 1 == len(ae):
             report("adverse_events", k + 1, len(ae))
@@ -279,15 +280,15 @@ def simulate_trial(
         adata, truth = simulate_rnaseq(samples, params, seed=seed)
         counts_path, truth_path = write_rnaseq(adata, truth, Path(rnaseq_path))  # type: ignore[arg-type]
         report("rnaseq", 1, 1)
-        for k, srow in enumerate(samples.itertuples(index=False)):
+        for k, srow in enumerate(samples.to_dict("records")):
             st.record_sample(
-                srow.sample_id,
+                srow["sample_id"],
                 user=user,
-                subject_id=srow.subject,
-                visit=srow.visit,
+                subject_id=srow["subject"],
+                visit=srow["visit"],
                 assay="rnaseq",
                 counts_path=str(counts_path),
-                collected_date=srow.visit_date,
+                collected_date=srow["visit_date"],
             )
             if (k + 1) % 20 == 0 or k + 1 == len(samples):
                 report("samples", k + 1, len(samples))
@@ -295,11 +296,14 @@ def simulate_trial(
         timings["rnaseq"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     logger.info("simulated trial written in %.1f s (%s)", timings["total"], timings)
-    result = SimulationResult(
-        store=st, trial=trial, counts_path=counts_path, truth_path=truth_path, timings=timings
+    return SimulationResult(
+        store=st,
+        trial=trial,
+        counts_path=counts_path,
+        truth_path=truth_path,
+        timings=timings,
+        n_samples=n_samples,
     )
-    result._n_samples = n_samples
-    return result
 
 
 def rnaseq_samples(trial: SimulatedTrial, *, visits: tuple[str, ...] = ("BL", "W12")) -> pd.DataFrame:
