@@ -102,3 +102,11 @@ def test_assert_items_for_any_registered_instrument():
         assert_items(bad, "MRSS")
     with pytest.raises(InputError, match="MRSS item 'face' .*value 7 is not allowed"):
         assert_items({"face": 7}, "mrss")
+
+
+def test_object_column_numbers_exact_and_text_parsed_without_loss():
+    frame = pd.DataFrame(
+        {"n": pd.Series([2.5, " 7.123456789012345 ", "", None, "1e0"], dtype=object), "i": 0, "b": True, "c": 0}
+    )
+    out = validate_items(frame, ITEMS, instrument="T")
+    np.testing.assert_array_equal(out["n"], [2.5, 7.123456789012345, np.nan, np.nan, 1.0])

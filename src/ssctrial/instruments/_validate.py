@@ -107,30 +107,44 @@ def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.is_numeric_dtype(col.dtype):
         values = col.to_numpy(dtype=float, na_value=np.nan)
         return values, np.isinf(values)
-    # object column (mixed input, a form): numbers keep their exact value, text is parsed with
-    # float() (correctly rounded), booleans and other objects are not numbers
-    raw = col.to_numpy(dtype=object)
+    return _numeric_object(col.to_numpy(dtype=object))
+
+
+def _numeric_object(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers from an object column (mixed input, a form), without a Python loop over rows.
+
+    Numbers keep their exact value; text is parsed by numpy (correctly rounded); booleans and
+    other objects are not numbers.
+    """
     n = len(raw)
     values = np.full(n, np.nan)
     bad = np.zeros(n, dtype=bool)
-    for i, v in enumerate(raw):
-        if v is None or v is pd.NA:
-            continue
-        if isinstance(v, bool | np.bool_):
-            bad[i] = True
-        elif isinstance(v, int | float | np.integer | np.floating):
-            values[i] = float(v)
-        elif isinstance(v, str):
-            text = v.strip()
-            if text.lower() in _MISSING_TEXT:
-                continue
-            try:
-                values[i] = float(text)
-            except ValueError:
-                bad[i] = True
-        else:
-            bad[i] = True
-    bad |= np.isinf(values)
+    types = pd.Series(raw, dtype=object).map(type)
+    is_str = types.isin([str, np.str_]).to_numpy(dtype=bool)
+    is_bool = types.isin([bool, np.bool_]).to_numpy(dtype=bool)
+    missing = np.asarray(pd.isna(raw), dtype=bool) & ~is_str
+    other = ~(is_str | is_bool | missing)
+    if other.any():
+        nums = pd.to_numeric(pd.Series(raw[other], dtype=object), errors="coerce")
+        nums_np = nums.to_numpy(dtype=float, na_value=np.nan)
+        values[other] = nums_np
+        bad[other] = np.isnan(nums_np)
+    if is_str.any():
+        text = np.char.strip(raw[is_str].astype(str))
+        blank = np.isin(np.char.lower(text), list(_MISSING_TEXT))
+        parsed = np.full(len(text), np.nan)
+        coerced = pd.to_numeric(pd.Series(text[~blank]), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+        ok = ~np.isnan(coerced)
+        try:
+            coerced[ok] = text[~blank][ok].astype(float)  # exact parse of the valid ones
+        except ValueError:
+            pass  # a text pandas accepts but numpy does not: keep pandas' value
+        parsed[~blank] = coerced
+        values[is_str] = parsed
+        bad[is_str] = ~blank & np.isnan(parsed)
+    bad |= is_bool | np.isinf(values)
     values[bad] = np.nan
     return values, bad
 
