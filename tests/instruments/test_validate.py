@@ -62,8 +62,7 @@ def test_every_bad_row_of_every_item_in_one_error():
     assert message.splitlines()[0] == "T: 9 invalid value(s) in 4 row(s):"
     assert (
         "T item 'n' (A number): 3 value(s) not allowed (expected a number from 0 to 10 mm) "
-        "in row a: 11; row c: -1; row d: 'abc'"
-        in message
+        "in row a: 11; row c: -1; row d: 'abc'" in message
     )
     assert (
         "T item 'c' (A choice): 2 value(s) not allowed (expected one of 0, 1, 'NE') in row b: 'ne'; row c: 2"
@@ -106,7 +105,12 @@ def test_assert_items_for_any_registered_instrument():
 
 def test_object_column_numbers_exact_and_text_parsed_without_loss():
     frame = pd.DataFrame(
-        {"n": pd.Series([2.5, " 7.123456789012345 ", "", None, "1e0"], dtype=object), "i": 0, "b": True, "c": 0}
+        {
+            "n": pd.Series([2.5, " 7.123456789012345 ", "", None, "1e0"], dtype=object),
+            "i": 0,
+            "b": True,
+            "c": 0,
+        }
     )
     out = validate_items(frame, ITEMS, instrument="T")
     np.testing.assert_array_equal(out["n"], [2.5, 7.123456789012345, np.nan, np.nan, 1.0])
