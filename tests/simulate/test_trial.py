@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
+from urllib.parse import quote
 
 import anndata
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from ssctrial.design import load_study
 from ssctrial.exceptions import InputError
@@ -134,3 +138,36 @@ def test_rnaseq_needs_a_place_for_the_counts(design):
     result = simulate_trial(design, n=3, seed=1, rnaseq=False)
     assert len(result.store.read_table("sample")) == 0
     assert np.isfinite(result.timings["total"])
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL schema (skipped only outside CI when SSCTRIAL_TEST_PG_URL is unset)."""
+    url = os.environ.get("SSCTRIAL_TEST_PG_URL", "")
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI is set but SSCTRIAL_TEST_PG_URL is not: PostgreSQL tests must run in CI")
+        pytest.skip("PostgreSQL: SSCTRIAL_TEST_PG_URL is not set (allowed only outside CI)")
+    schema = f"sim_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_store_holds_the_same_trial_as_sqlite(design, pg_url, tmp_path):
+    pg = simulate_trial(design, n=6, seed=31, store=pg_url, rnaseq_path=tmp_path / "pg.h5ad")
+    lite = simulate_trial(design, n=6, seed=31, store=f"sqlite:///{tmp_path / 'lite.db'}", rnaseq=False)
+    keys = ["subject", "visit", "instrument", "item"]
+    a = pg.store.observations().sort_values(keys).reset_index(drop=True)
+    b = lite.store.observations().sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a[[*keys, "value_num"]], b[[*keys, "value_num"]])
+    assert len(pg.store.read_table("sample")) >= 6
+    pg.store.close()
