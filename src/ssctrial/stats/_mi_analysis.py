@@ -11,7 +11,7 @@ import pandas as pd
 from ssctrial.exceptions import InputError
 from ssctrial.stats._ancova import ancova
 from ssctrial.stats._impute import impute_pmm
-from ssctrial.stats._linear_model import parse_design
+from ssctrial.stats._linear_model import complete_cases, parse_design
 from ssctrial.stats._pool import pool_rubin
 from ssctrial.stats._result import StatsResult
 from ssctrial.stats._validate import assert_data_frame, assert_level, assert_reference, group_levels
@@ -21,27 +21,48 @@ __all__ = ["mi_ancova", "tipping_point"]
 logger = logging.getLogger(__name__)
 
 
-def _pool_fits(fits: list[StatsResult], conf_level: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    dfcom = fits[0].info["df"]
+def _pool_rows(est: np.ndarray, var: np.ndarray, dfcom: float, conf_level: float) -> list[pd.Series]:
+    return [pool_rubin(est[i], var[i], dfcom=dfcom, conf_level=conf_level) for i in range(est.shape[0])]
+
+
+def _analyse(imputed, formula, response, group, reference, delta, arms, conf_level):
+    """ANCOVA of every completed dataset at once (same design; only the response differs), then pool."""
+    first = ancova(imputed[0], formula, group=group, reference=reference, conf_level=conf_level)  # validates
+    design = parse_design(formula, imputed[0], factors=(group,))
+    sub = complete_cases(imputed[0], design)
+    x = design.matrix(sub)
+    keys, lmat = design.reference_grid([group], weights="equal", data=sub)
+    levels = design.factors[group]
+    iref = levels.index(reference)
+    others = [i for i in range(len(levels)) if i != iref]
+    cmat = np.vstack([lmat[i] - lmat[iref] for i in others])
+    ys = []
+    for frame in imputed:
+        y = frame.loc[sub.index, response].to_numpy(float)
+        if delta != 0:
+            shift = (frame.loc[sub.index, f"{response}_IMPUTED"] & frame.loc[sub.index, group].isin(arms))
+            y = y + delta * shift.to_numpy(float)
+        ys.append(y)
+    yy = np.column_stack(ys)  # n x m
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ (x.T @ yy)
+    resid = yy - x @ beta
+    dfcom = float(first.info["df"])
+    sigma2 = (resid**2).sum(axis=0) / dfcom
+    c_est = cmat @ beta
+    c_var = np.einsum("ij,jk,ik->i", cmat, xtx_inv, cmat)[:, None] * sigma2[None, :]
+    l_est = lmat @ beta
+    l_var = np.einsum("ij,jk,ik->i", lmat, xtx_inv, lmat)[:, None] * sigma2[None, :]
     rows = []
-    first = fits[0].contrasts
-    for i, label in enumerate(first["contrast"]):
-        est = [f.contrasts["estimate"].iloc[i] for f in fits]
-        var = [f.contrasts["se"].iloc[i] ** 2 for f in fits]
-        p = pool_rubin(est, var, dfcom=dfcom, conf_level=conf_level)
-        rows.append({"contrast": label, "estimate": p["estimate"], "se": p["se"], "df": p["df"],
-                     "t": p["statistic"], "p": p["p"], "lower": p["lower"], "upper": p["upper"],
-                     "fmi": p["fmi"], "m": int(p["m"])})
-    contrasts = pd.DataFrame(rows)
-    ls0 = fits[0].lsmeans
-    grp = ls0.columns[0]
+    for i, p in zip(others, _pool_rows(c_est, c_var, dfcom, conf_level), strict=True):
+        rows.append({"contrast": f"{levels[i]} - {reference}", "estimate": p["estimate"], "se": p["se"],
+                     "df": p["df"], "t": p["statistic"], "p": p["p"], "lower": p["lower"],
+                     "upper": p["upper"], "fmi": p["fmi"], "m": int(p["m"])})
     lrows = []
-    for i, lev in enumerate(ls0[grp]):
-        p = pool_rubin([f.lsmeans["estimate"].iloc[i] for f in fits],
-                       [f.lsmeans["se"].iloc[i] ** 2 for f in fits], dfcom=dfcom, conf_level=conf_level)
-        lrows.append({grp: lev, "estimate": p["estimate"], "se": p["se"], "df": p["df"], "lower": p["lower"],
-                      "upper": p["upper"]})
-    return contrasts, pd.DataFrame(lrows)
+    for lev, p in zip(keys[group], _pool_rows(l_est, l_var, dfcom, conf_level), strict=True):
+        lrows.append({group: lev, "estimate": p["estimate"], "se": p["se"], "df": p["df"],
+                      "lower": p["lower"], "upper": p["upper"]})
+    return pd.DataFrame(rows), pd.DataFrame(lrows)
 
 
 def _delta_arms(levels: list, reference: object, delta_arms: Sequence | None, group: str) -> list:
@@ -52,18 +73,6 @@ def _delta_arms(levels: list, reference: object, delta_arms: Sequence | None, gr
         msg = f"delta_arms {unknown} are not levels of {group!r}; levels are {levels}"
         raise InputError(msg)
     return list(delta_arms)
-
-
-def _analyse(imputed, formula, response, group, reference, delta, arms, conf_level):
-    fits = []
-    for frame in imputed:
-        f = frame
-        if delta != 0:
-            f = frame.copy()
-            shift = f[f"{response}_IMPUTED"] & f[group].isin(arms)
-            f.loc[shift, response] = f.loc[shift, response] + delta
-        fits.append(ancova(f, formula, group=group, reference=reference, conf_level=conf_level))
-    return _pool_fits(fits, conf_level)
 
 
 def _prepare(data, formula, group, reference, predictors):
