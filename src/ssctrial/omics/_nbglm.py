@@ -359,14 +359,16 @@ class BatchedInference(DefaultInference):
 
 
 def _minimise_by_gradient_root(
-    grad: object, x0: np.ndarray, lo: float, hi: float, *, xtol: float = 1e-8, maxit: int = 100,
-    pgtol: float = 1e-5,
+    grad: object, x0: np.ndarray, lo: float, hi: float, *, xtol: float = 1e-7, maxit: int = 100,
+    pgtol: float = 1e-5, gtol: float = 1e-7,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find, for each gene, the local minimum of a 1-D function downhill from ``x0`` within [lo, hi].
 
     ``grad(x, rows)`` returns the derivative at ``x`` for the genes ``rows``. The minimum is bracketed
     by doubling steps downhill (stopping at a bound if the derivative keeps its sign), then the root
-    of the derivative is refined by the Illinois method until the bracket is narrower than ``xtol``.
+    of the derivative is refined by the Illinois method until the bracket is narrower than ``xtol``
+    or the derivative is below ``gtol`` in absolute value (L-BFGS-B in PyDESeq2 stops at a projected
+    gradient of 1e-5).
     """
     gfun = grad  # type: ignore[assignment]
     g = x0.size
@@ -439,7 +441,7 @@ def _minimise_by_gradient_root(
         side[keep_b] = -1
         side[keep_a] = 1
         result[idx] = c
-        fin = (np.abs(b[idx] - a[idx]) < xtol) | (gc == 0)
+        fin = (np.abs(b[idx] - a[idx]) < xtol) | (np.abs(gc) <= gtol)
         refine[idx[fin]] = False
     conv[refine] = False
     return result, conv
