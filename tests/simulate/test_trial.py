@@ -132,6 +132,16 @@ def test_reopened_store_round_trips_every_value(written):
     np.testing.assert_allclose(got.to_numpy(dtype=float), sim.to_numpy(dtype=float), rtol=0, atol=1e-9)
 
 
+def test_store_keeps_the_study_file_text(tmp_path):
+    import hashlib
+    from importlib import resources
+
+    text = (resources.files("ssctrial.design.studies") / "basics.yaml").read_text("utf-8")
+    result = simulate_trial("basics", n=4, seed=3, store=f"sqlite:///{tmp_path / 'b.db'}", rnaseq=False)
+    study = result.store.read_table("study")
+    assert study["design_hash"].iloc[0] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def test_rnaseq_needs_a_place_for_the_counts(design):
     with pytest.raises(InputError, match=r"rnaseq_path is required"):
         simulate_trial(design, n=3, seed=1)

@@ -84,7 +84,7 @@ def simulate(
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         result = simulate_trial(
-            design, n=n, seed=seed, store=db, rnaseq=rnaseq, rnaseq_path=rnaseq_path, progress=progress
+            study, n=n, seed=seed, store=db, rnaseq=rnaseq, rnaseq_path=rnaseq_path, progress=progress
         )
     console.print(f"Simulated {design.study_id}: n={n}, seed={seed}", soft_wrap=True)
     table = Table()

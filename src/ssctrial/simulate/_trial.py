@@ -91,7 +91,9 @@ def _sqlite_dir(url: str) -> Path | None:
     return None
 
 
-def _open(store: Store | str | None, design: StudyDesign) -> tuple[Store, str | None]:
+def _open(
+    store: Store | str | None, design: StudyDesign, source: StudyDesign | str | Path, *, user: str
+) -> tuple[Store, str | None]:
     from ssctrial.store import Store, init_store
 
     if isinstance(store, Store):
@@ -100,20 +102,24 @@ def _open(store: Store | str | None, design: StudyDesign) -> tuple[Store, str | 
             raise InputError(msg)
         return store, getattr(store, "url", None)
     url = "sqlite:///:memory:" if store is None else str(store)
-    return init_store(url, design, user=SIMULATOR_USER), url
+    return init_store(url, source, user=user), url
 
 
-def _sized_design(design: StudyDesign, n_screened: int) -> StudyDesign:
-    """Return the design with enough allocation-list slots for ``n_screened`` subjects per stratum."""
+def _sized_design(design: StudyDesign, n: int) -> StudyDesign:
+    """Return the design with enough allocation-list slots for ``n`` randomised subjects per stratum.
+
+    The design itself when it already has enough (a list of ``target_enrolment`` slots per
+    stratum holds any ``n <= target_enrolment``), so the store keeps the study file's own text.
+    """
     r = design.randomization
-    need = max(n_screened, design.target_enrolment or 0, r.list_length_per_stratum or 0)
+    need = max(n, design.target_enrolment or 0, r.list_length_per_stratum or 0)
     if (r.list_length_per_stratum or design.target_enrolment or 0) >= need:
         return design
     return design.model_copy(update={"randomization": r.model_copy(update={"list_length_per_stratum": need})})
 
 
 def simulate_trial(
-    design: StudyDesign,
+    design: StudyDesign | str | Path,
     *,
     n: int,
     seed: int,
@@ -128,7 +134,9 @@ def simulate_trial(
     Parameters
     ----------
     design
-        The study (:func:`ssctrial.design.load_study`).
+        The study: a :class:`~ssctrial.design.StudyDesign`, a packaged study name (``"basics"``)
+        or a study file path. Given a name or path, a new store keeps the file's own text (and
+        hash) unless ``n`` needs a longer allocation list than ``target_enrolment``.
     n
         Number of randomised patients.
     seed
@@ -170,8 +178,12 @@ def simulate_trial(
     their final status; adverse events and samples follow. Entry timestamps and the audit
     trail record when the simulation ran, so two runs differ only there.
     """
+    from ssctrial.design import StudyDesign, load_study
     from ssctrial.randomize import create_allocation_list, randomize_subject
 
+    source = design
+    if not isinstance(design, StudyDesign):
+        design = load_study(design)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
@@ -185,8 +197,8 @@ def simulate_trial(
         if url is None or _sqlite_dir(str(url)) is None:
             msg = "rnaseq_path is required to write RNA-seq counts for a store that is not a SQLite file"
             raise InputError(msg)
-    sized = _sized_design(design, len(screened.ids))
-    st, url = _open(store, sized)
+    sized = _sized_design(design, n)
+    st, url = _open(store, sized, source if sized is design else sized, user=user)
     if rnaseq and rnaseq_path is None:
         folder = _sqlite_dir(url or "")
         if folder is None:
