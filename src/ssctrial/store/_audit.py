@@ -100,7 +100,11 @@ def append_audit(
     ).one()
     seq, prev = int(head.seq), str(head.hash)
     rows: list[tuple[Any, ...]] = []
+    append = rows.append
     sha256 = hashlib.sha256
+    sep = _SEP
+    null = _NULL
+    middle = f"{sep}{stamp}{sep}{user}{sep}"
     for entry in entries:
         if isinstance(entry, AuditEntry):
             action, table, record, old, new, reason = (
@@ -114,22 +118,14 @@ def append_audit(
         else:
             action, table, record, old, new, reason = entry
         seq += 1
-        payload = _SEP.join(
-            (
-                prev,
-                str(seq),
-                stamp,
-                user,
-                action,
-                table,
-                record,
-                _NULL if old is None else old,
-                _NULL if new is None else new,
-                _NULL if reason is None else reason,
-            )
+        # same bytes as audit_row_hash(prev, (seq, stamp, user, action, table, record, old, new, reason))
+        payload = (
+            f"{prev}{sep}{seq}{middle}{action}{sep}{table}{sep}{record}{sep}"
+            f"{null if old is None else old}{sep}{null if new is None else new}{sep}"
+            f"{null if reason is None else reason}"
         )
         digest = sha256(payload.encode("utf-8")).hexdigest()
-        rows.append((seq, stamp, user, action, table, record, old, new, reason, prev, digest))
+        append((seq, stamp, user, action, table, record, old, new, reason, prev, digest))
         prev = digest
     if not rows:
         return 0
