@@ -39,7 +39,8 @@ class Design:
         if var in self.numerics:
             return values.to_numpy(float)[:, None], [var]
         levels = self.factors[var]
-        codes = pd.Categorical(values, categories=levels).codes
+        lookup = {lev: i for i, lev in enumerate(levels)}
+        codes = np.fromiter((lookup.get(v, -1) for v in values.to_numpy()), dtype=np.int64, count=len(values))
         if (codes < 0).any():
             bad = values[codes < 0].iloc[0]
             msg = f"value {bad!r} of {var!r} is not one of the fitted levels {levels}"
@@ -87,18 +88,14 @@ class Design:
             freq = data.groupby(others, observed=True).size()
             w = np.array([freq.get(c if len(c) > 1 else c[0], 0) for c in other_combos], float)
             w = w / w.sum()
-        rows = []
-        for sc in spec_combos:
-            grid = pd.DataFrame([dict(zip(specs, sc, strict=True)) | dict(zip(others, oc, strict=True))
-                                 for oc in other_combos])
-            for v, mean in self.numerics.items():
-                grid[v] = mean
-            for v in self.factors:
-                if v not in grid:
-                    grid[v] = self.factors[v][0]
-            rows.append(w @ self.matrix(grid))
+        grid = pd.DataFrame([dict(zip(specs, sc, strict=True)) | dict(zip(others, oc, strict=True))
+                             for sc in spec_combos for oc in other_combos])
+        for v, mean in self.numerics.items():
+            grid[v] = mean
+        mat = self.matrix(grid).reshape(len(spec_combos), len(other_combos), -1)
+        rows = np.einsum("o,sop->sp", w, mat)
         keys = pd.DataFrame(spec_combos, columns=specs)
-        return keys, np.vstack(rows)
+        return keys, rows
 
 
 def parse_design(formula: str, data: pd.DataFrame, *, factors: tuple[str, ...] = ()) -> Design:
