@@ -100,3 +100,15 @@ def test_errors():
         compute_eair(adae, adsl, exposure_unit="months")
     with pytest.raises(InputError, match="one row per subject"):
         create_ae_overview(adae, pd.concat([adsl, adsl.iloc[[0]]]))
+
+
+def test_by_term_min_grade_and_serious_equal_prefiltered_input():
+    adae, adsl = _data()
+    severe = create_ae_by_term(adae, adsl, min_grade=3).to_frame()
+    pre = create_ae_by_term(adae[adae["AETOXGR"].astype(int) >= 3], adsl).to_frame()
+    pd.testing.assert_frame_equal(severe.drop(columns="method"), pre.drop(columns="method"))
+    serious = create_ae_by_term(adae, adsl, serious_only=True).to_frame()
+    pre = create_ae_by_term(adae[adae["AESER"] == "Y"], adsl).to_frame()
+    pd.testing.assert_frame_equal(serious.drop(columns="method"), pre.drop(columns="method"))
+    with pytest.raises(InputError, match="min_grade=6"):
+        create_ae_by_term(adae, adsl, min_grade=6)

@@ -118,6 +118,7 @@ def create_ae_by_term(
     arm_col: str = "TRT01A",
     subject_col: str = "USUBJID",
     serious_only: bool = False,
+    min_grade: int | None = None,
     emergent_only: bool = True,
 ) -> StatsResult:
     """Subjects with AEs by system organ class (``AESOC``) and preferred term (``AEDECOD``), by arm.
@@ -128,6 +129,8 @@ def create_ae_by_term(
         As for :func:`create_ae_overview`.
     serious_only
         Count serious events (``AESER == "Y"``) only.
+    min_grade
+        Count only events of at least this grade (``AETOXGR``), e.g. 3 for severe events.
 
     Returns
     -------
@@ -136,10 +139,16 @@ def create_ae_by_term(
         ``<arm_col>``, ``n``, ``N``, ``percent``, ``p`` (Fisher–Freeman–Halton exact test across
         arms), ``method``. SOCs and terms in alphabetical order, each SOC row before its terms.
     """
+    if min_grade is not None and min_grade not in (1, 2, 3, 4, 5):
+        msg = f"min_grade={min_grade!r} must be a grade 1 to 5 (or None)"
+        raise InputError(msg)
     ae, pop, levels = _prepare(adae, adsl, arm_col, subject_col, emergent_only=emergent_only,
-                               extra=["AESOC", "AEDECOD", *(["AESER"] if serious_only else [])])
+                               extra=["AESOC", "AEDECOD", *(["AESER"] if serious_only else []),
+                                      *(["AETOXGR"] if min_grade else [])])
     if serious_only:
         ae = ae[ae["AESER"].astype(str).str.upper() == "Y"]
+    if min_grade is not None:
+        ae = ae[pd.to_numeric(ae["AETOXGR"], errors="coerce") >= min_grade]
     rows = []
     for soc in sorted(ae["AESOC"].dropna().unique()):
         in_soc = ae[ae["AESOC"] == soc]
@@ -149,7 +158,7 @@ def create_ae_by_term(
                               arm_col, subject_col, levels, test=True)
     table = pd.DataFrame(rows, columns=["AESOC", "AEDECOD", arm_col, "n", "N", "percent", "p"])
     table["method"] = "subjects with >= 1 event; Fisher-Freeman-Halton exact test across arms"
-    kind = "serious " if serious_only else ""
+    kind = ("serious " if serious_only else "") + (f"grade >= {min_grade} " if min_grade else "")
     return StatsResult(table, title=f"Subjects with {kind}adverse events by SOC and preferred term",
                        notes=[f"safety population: {len(pop)} subjects"])
 
