@@ -9,6 +9,8 @@ import time
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ssctrial.exceptions import InputError, PermissionDeniedError
 from ssctrial.store import ObservationError, export_tables, import_csv, open_store, verify_audit_chain
@@ -230,3 +232,43 @@ def test_import_killed_midway_leaves_database_intact(store, db_url, tmp_path):
         assert verify_audit_chain(again).ok
     finally:
         again.close()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["face", "abdomen", "fingers_right", "thigh_left", "lower_leg_right"]),
+        st.integers(0, 3),
+        min_size=1,
+    ),
+    fvc=st.floats(0.3, 8.0, allow_nan=False),
+    wide=st.booleans(),
+)
+def test_csv_import_roundtrip(tmp_path_factory, values, fvc, wide):
+    """Property: a file written from values and imported reads back as the same values."""
+    from ssctrial.store import init_store
+
+    folder = tmp_path_factory.mktemp("csv")
+    store = init_store(f"sqlite:///{folder / 'rt.db'}", "basics", user="a")
+    store.add_user("i", "investigator", user="a")
+    store.enroll_subject(
+        "R1", user="i", consent_date="2024-01-01", sex="M", strata={"SUBTYPE": "limited", "DURATION": "early"}
+    )
+    expected = {("MRSS", k): str(v) for k, v in values.items()} | {("PFT", "fvc_l"): repr(fvc)}
+    path = folder / "in.csv"
+    if wide:
+        row = {"record_id": "R1", "redcap_event_name": "BL"}
+        row |= {f"{inst.lower()}_{item}": val for (inst, item), val in expected.items()}
+        pd.DataFrame([row]).to_csv(path, index=False)
+    else:
+        pd.DataFrame(
+            [("R1", "BL", inst, item, val) for (inst, item), val in expected.items()],
+            columns=["subject", "visit", "instrument", "item", "value"],
+        ).to_csv(path, index=False)
+    report = import_csv(store, path, user="i")
+    assert report.n_imported == len(expected)
+    back = store.observations()
+    got = {(r.instrument, r.item): r.value for r in back.itertuples()}
+    assert got == expected
+    assert back.loc[back["item"] == "fvc_l", "value_num"].item() == fvc  # exact float round trip
+    store.close()

@@ -202,10 +202,10 @@ def read_import_file(
             else:
                 unknown.append(col)
         if unknown:
-            known = ", ".join(p.rstrip("_") for p, _ in sorted(prefixes))
+            known_codes = ", ".join(p.rstrip("_") for p, _ in sorted(prefixes))
             msg = (
                 f"{path.name}: column(s) {', '.join(unknown)} are not <instrument>_<item> of a registered "
-                f"instrument ({known}); e.g. mrss_face"
+                f"instrument ({known_codes}); e.g. mrss_face"
             )
             raise InputError(msg)
         id_vars = ["__line", subj_col, visit_col] + [
