@@ -6,6 +6,16 @@ read the store and compose them.
 
 from __future__ import annotations
 
+from ssctrial.derive._adam import (
+    ADAE_LABELS,
+    ADEFF_LABELS,
+    ADSL_LABELS,
+    AnalysisDatasets,
+    create_adae,
+    create_adeff,
+    create_adsl,
+    create_analysis_datasets,
+)
 from ssctrial.derive._bds import (
     assert_columns,
     derive_var_ablfl,
@@ -15,8 +25,19 @@ from ssctrial.derive._bds import (
     derive_var_pchg,
     derive_vars_visit_window,
 )
+from ssctrial.derive._scores import compute_visit_scores, instrument_options
 
 __all__ = [
+    "ADAE_LABELS",
+    "ADEFF_LABELS",
+    "ADSL_LABELS",
+    "AnalysisDatasets",
+    "compute_visit_scores",
+    "create_adae",
+    "create_adeff",
+    "create_adsl",
+    "create_analysis_datasets",
+    "instrument_options",
     "assert_columns",
     "derive_var_ablfl",
     "derive_var_anl01fl",
