@@ -94,14 +94,14 @@ def fisher_exact_kx2(successes, totals) -> float:
     logp = np.zeros(1)
     total = 0.0
     for j in range(k + 1):
-        r = m - sums
-        feasible = (r >= 0) & (r <= n_rest[j])
-        sums, logp, r = sums[feasible], logp[feasible], r[feasible]
-        hi = logp + maxc[j][r]
-        lo = logp + minc[j][r]
+        rem = m - sums
+        feasible = (rem >= 0) & (rem <= n_rest[j])
+        sums, logp, rem = sums[feasible], logp[feasible], rem[feasible]
+        hi = logp + maxc[j][rem]
+        lo = logp + minc[j][rem]
         all_in = hi <= threshold
         if all_in.any():
-            rin = r[all_in]
+            rin = rem[all_in]
             mass = logp[all_in] + logc(int(n_rest[j]), rin) - lognorm
             total += float(np.exp(mass).sum())
         undecided = ~all_in & (lo <= threshold)
