@@ -28,6 +28,7 @@ import json
 import logging
 import random
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from ssctrial.exceptions import InputError, NotFoundError, StateError
 from ssctrial.randomize._blocks import LIST_COLUMNS, check_block_sizes, check_ratio, permuted_block_list
 from ssctrial.randomize._minimisation import Minimisation
 from ssctrial.randomize._rng import check_seed, new_seed
+from ssctrial.store._audit import AuditEntry, append_audit, to_json
 from ssctrial.store._models import Allocation, RandomizationList, RandomizationSecret, Study, Subject
 
 if TYPE_CHECKING:
@@ -60,6 +62,8 @@ logger = logging.getLogger(__name__)
 #: Name and version of the generation algorithm, recorded in the audit trail at creation.
 ALGORITHM = "ssctrial-pcg64-v1"
 _MAX_ATTEMPTS = 30
+#: (method, seed) per open store: the secret is written once and never changes.
+_SECRETS: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
 
 
 def _now() -> datetime:
@@ -398,61 +402,55 @@ def randomize_subject(store: Store, subject_id: str, *, user: str) -> Allocation
     raise AssertionError(msg)  # pragma: no cover
 
 
+def _secret(store: Store, session: Any) -> tuple[str, str]:
+    """Return ``(method, seed)``; cached per store, as the secret is written once and never changed."""
+    cached = _SECRETS.get(store)
+    if cached is not None:
+        return cached
+    row = session.execute(
+        select(RandomizationSecret.method, RandomizationSecret.seed).order_by(RandomizationSecret.id).limit(1)
+    ).first()
+    if row is None:
+        msg = "no allocation sequence: create it first (`ssctrial init` does, or create_allocation_list)"
+        raise NotFoundError(msg)
+    _SECRETS[store] = (str(row.method), str(row.seed))
+    return _SECRETS[store]
+
+
 def _randomize_once(store: Store, subject_id: str, *, user: str) -> AllocationRecord:
-    design = store.design
     postgres = store.engine.dialect.name == "postgresql"
     with store.session() as s:
         store.check_role(s, user, "randomize")
-        secret = s.execute(
-            select(RandomizationSecret.id, RandomizationSecret.method, RandomizationSecret.seed)
-            .order_by(RandomizationSecret.id.desc())
-            .limit(1)
-        ).first()
-        if secret is None:
-            msg = "no allocation sequence: create it first (`ssctrial init` does, or create_allocation_list)"
-            raise NotFoundError(msg)
+        method, seed = _secret(store, s)
+        # lock the subject (PostgreSQL; SQLite holds the database write lock) and see any allocation
         subject = s.execute(
-            select(Subject).where(Subject.subject_id == subject_id).with_for_update()
-        ).scalar_one_or_none()
+            select(
+                Subject.subject_id,
+                Subject.status,
+                Subject.status_reason,
+                Subject.stratum,
+                Subject.strata,
+                Allocation.randomized_at,
+                Allocation.randomized_by,
+            )
+            .outerjoin(Allocation, Allocation.subject_id == Subject.subject_id)
+            .where(Subject.subject_id == subject_id)
+            .with_for_update(of=Subject)
+        ).first()
         if subject is None:
             msg = f"unknown subject {subject_id!r}; enrol the subject before randomising"
             raise NotFoundError(msg)
-        _assert_eligible(s, subject)
+        _assert_eligible(subject)
         at = _now()
-        if secret.method == "minimisation":
-            arm, list_id = _minimise_one(s, store, subject, seed=secret.seed, postgres=postgres), None
-            slot_info: dict[str, Any] = {}
+        slot_info: dict[str, Any] = {}
+        if method == "minimisation":
+            arm = _minimise_one(s, store, json.loads(subject.strata), seed=seed, postgres=postgres)
+            list_id = None
         else:
-            slot = s.execute(
-                select(RandomizationList.id, RandomizationList.arm, RandomizationList.position)
-                .where(RandomizationList.stratum == subject.stratum)
-                .where(RandomizationList.used_by_subject_id.is_(None))
-                .order_by(RandomizationList.position)
-                .limit(1)
-                .with_for_update()
-            ).first()
-            if slot is None:
-                total = s.execute(
-                    select(func.count()).where(RandomizationList.stratum == subject.stratum)
-                ).scalar_one()
-                msg = (
-                    f"subject {subject_id}: the allocation list of stratum {subject.stratum!r} is used up "
-                    f"({total} slots); randomisation cannot continue in this stratum"
-                )
-                raise StateError(msg)
-            claimed = s.execute(
-                update(RandomizationList)
-                .where(RandomizationList.id == slot.id)
-                .where(RandomizationList.used_by_subject_id.is_(None))
-                .values(used_by_subject_id=subject_id, used_at=at)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
-                raise _SlotTaken(slot.id)
-            arm, list_id = slot.arm, slot.id
-            slot_info = {"list_id": slot.id, "position": slot.position}
-        s.add(
-            Allocation(
+            arm, list_id, position = _claim_next_slot(s, subject_id, subject.stratum, at=at)
+            slot_info = {"list_id": list_id, "position": position}
+        s.execute(
+            insert(Allocation).values(
                 subject_id=subject_id,
                 arm=arm,
                 stratum=subject.stratum,
@@ -461,42 +459,75 @@ def _randomize_once(store: Store, subject_id: str, *, user: str) -> AllocationRe
                 randomized_by=user,
             )
         )
-        old_status = subject.status
-        subject.status = "randomised"
-        s.flush()
-        store.audit(
+        s.execute(update(Subject).where(Subject.subject_id == subject_id).values(status="randomised"))
+        new = {"arm": arm, "stratum": subject.stratum, "method": method, **slot_info}
+        append_audit(
             s,
+            [
+                AuditEntry("insert", "allocation", subject_id, None, to_json(new)),
+                AuditEntry(
+                    "update",
+                    "subject",
+                    subject_id,
+                    to_json({"status": subject.status}),
+                    to_json({"status": "randomised"}),
+                    "randomised",
+                ),
+            ],
             user=user,
-            action="insert",
-            table="allocation",
-            record=subject_id,
-            new={"arm": arm, "stratum": subject.stratum, "method": secret.method, **slot_info},
+            at=at,
         )
-        store.audit(
-            s,
-            user=user,
-            action="update",
-            table="subject",
-            record=subject_id,
-            old={"status": old_status},
-            new={"status": "randomised"},
-            reason="randomised",
-        )
-    label = design.arm(arm).label
     logger.info("randomised %s (stratum %r)", subject_id, subject.stratum)
-    return AllocationRecord(subject_id, arm, label, subject.stratum, secret.method, at, user)
+    label = store.design.arm(arm).label
+    return AllocationRecord(subject_id, arm, label, subject.stratum, method, at, user)
 
 
-def _assert_eligible(session: Any, subject: Subject) -> None:
-    existing = session.execute(
-        select(Allocation.randomized_at, Allocation.randomized_by).where(
-            Allocation.subject_id == subject.subject_id
-        )
+def _claim_next_slot(session: Any, subject_id: str, stratum: str, *, at: datetime) -> tuple[str, int, int]:
+    """Claim the first unused slot of ``stratum`` in list order, in one statement.
+
+    ``UPDATE ... WHERE id = (SELECT id ... ORDER BY position LIMIT 1 FOR UPDATE) AND
+    used_by_subject_id IS NULL RETURNING ...``: on PostgreSQL the sub-select waits for a slot
+    another transaction holds and, when that one commits, re-checks it and takes the next.
+    """
+    first_free = (
+        select(RandomizationList.id)
+        .where(RandomizationList.stratum == stratum)
+        .where(RandomizationList.used_by_subject_id.is_(None))
+        .order_by(RandomizationList.position)
+        .limit(1)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    claimed = session.execute(
+        update(RandomizationList)
+        .where(RandomizationList.id == first_free)
+        .where(RandomizationList.used_by_subject_id.is_(None))
+        .values(used_by_subject_id=subject_id, used_at=at)
+        .returning(RandomizationList.id, RandomizationList.arm, RandomizationList.position)
+        .execution_options(synchronize_session=False)
     ).first()
-    if existing is not None or subject.status == "randomised":
+    if claimed is not None:
+        return str(claimed.arm), int(claimed.id), int(claimed.position)
+    free = session.execute(
+        select(func.count())
+        .where(RandomizationList.stratum == stratum)
+        .where(RandomizationList.used_by_subject_id.is_(None))
+    ).scalar_one()
+    if free:  # a concurrent claim got there first: roll back and retry
+        raise _SlotTaken(stratum)
+    total = session.execute(select(func.count()).where(RandomizationList.stratum == stratum)).scalar_one()
+    msg = (
+        f"subject {subject_id}: the allocation list of stratum {stratum!r} is used up "
+        f"({total} slots); randomisation cannot continue in this stratum"
+    )
+    raise StateError(msg)
+
+
+def _assert_eligible(subject: Any) -> None:
+    if subject.randomized_at is not None or subject.status == "randomised":
         when = ""
-        if existing is not None:
-            when = f" on {existing.randomized_at:%Y-%m-%d %H:%M} UTC by {existing.randomized_by}"
+        if subject.randomized_at is not None:
+            when = f" on {subject.randomized_at:%Y-%m-%d %H:%M} UTC by {subject.randomized_by}"
         msg = f"subject {subject.subject_id} is already randomised{when}; a subject is randomised only once"
         raise StateError(msg)
     if subject.status != "screened":
@@ -509,7 +540,7 @@ def _assert_eligible(session: Any, subject: Subject) -> None:
         raise StateError(msg)
 
 
-def _minimise_one(session: Any, store: Store, subject: Subject, *, seed: str, postgres: bool) -> str:
+def _minimise_one(session: Any, store: Store, levels: dict[str, str], *, seed: str, postgres: bool) -> str:
     if postgres:  # one minimisation at a time per study (SQLite: BEGIN IMMEDIATE already serialises)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(store.design.study_id)})
     method = _minimiser(store.design, int(seed))
@@ -520,7 +551,7 @@ def _minimise_one(session: Any, store: Store, subject: Subject, *, seed: str, po
     ).all()
     for arm, strata in past:
         method.record(json.loads(strata), arm)
-    return method.assign(json.loads(subject.strata))
+    return method.assign(levels)
 
 
 # ---------------------------------------------------------------------------------- reproduction
@@ -551,7 +582,7 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
     seed = check_seed(secret["seed"])
     design = store.design
     problems: list[str] = []
-    with store.engine.connect() as conn:
+    with store.reader.connect() as conn:
         if secret["method"] == "minimisation":
             stored = pd.DataFrame(
                 conn.execute(
