@@ -279,3 +279,44 @@ def test_unstratified_study(sqlite_url):
     assert arms == _stored_list(store)["arm"].head(6).tolist()
     assert reproduce_allocation_list(store, user="stat").ok
     store.close()
+
+
+def test_write_conflicts_are_retried_and_then_reported(sqlite_url, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    import ssctrial.randomize._allocate as allocate
+
+    store = _store(sqlite_url)
+    for sid in ("R1", "R2"):
+        enroll(store, sid, STRATA_LEVELS[0])
+    real = allocate._randomize_once
+    calls = []
+
+    def conflict():
+        try:
+            raise IntegrityError("UPDATE randomization_list ...", {}, Exception("UNIQUE constraint failed"))
+        except IntegrityError as exc:
+            raise StateError("the database refused the change (a concurrent or duplicate write)") from exc
+
+    def flaky(*args, **kwargs):
+        calls.append(args[1])
+        if len(calls) <= 2:
+            conflict()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(allocate.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(allocate, "_randomize_once", flaky)
+    assert randomize_subject(store, "R1", user="inv").subject_id == "R1"
+    assert calls == ["R1"] * 3  # two conflicts, then success
+    monkeypatch.setattr(allocate, "_randomize_once", lambda *a, **k: conflict())
+    with pytest.raises(
+        StateError, match="R2: randomisation did not complete after 30 attempts because of concurrent"
+    ):
+        randomize_subject(store, "R2", user="inv")
+    # a refusal (not a conflict) is not retried
+    calls.clear()
+    monkeypatch.setattr(allocate, "_randomize_once", flaky)
+    calls.extend(["x", "x"])  # skip the injected conflicts
+    with pytest.raises(StateError, match="already randomised"):
+        randomize_subject(store, "R1", user="inv")
+    assert len(calls) == 3
