@@ -94,10 +94,11 @@ def compute_vst(counts: pd.DataFrame | Any, samples: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(np.asarray(dds.layers["vst_counts"]).T, index=mat.columns, columns=mat.index)
 
 
-def _robust_z(x: np.ndarray) -> np.ndarray:
+def _robust_z(x: np.ndarray, floor: float) -> np.ndarray:
+    """(x - median) / (1.4826 MAD), the MAD floored so that near-identical samples are not flagged."""
     med = np.median(x)
-    mad = 1.4826 * np.median(np.abs(x - med))
-    return (x - med) / mad if mad > 0 else np.zeros_like(x)
+    mad = max(1.4826 * np.median(np.abs(x - med)), floor)
+    return (x - med) / mad
 
 
 def create_qc_table(
@@ -133,8 +134,10 @@ def create_qc_table(
         - ``mean_correlation``: mean Pearson correlation of its VST profile with the other samples;
         - ``PC1``, ``PC2``: principal-component scores (``attrs["pca_variance"]`` has the
           proportions of variance);
-        - ``outlier``: flagged when the robust z of log library size, detected genes or mean
-          correlation (low side) is beyond ``outlier_z``, or ``PC1``/``PC2`` beyond it on either side;
+        - ``outlier``: flagged when the robust z (median/MAD, MAD floored at 10 % library size,
+          2 % of detected genes and 0.01 correlation) of log library size or detected genes
+          is beyond ``outlier_z`` on either side, or that of the mean correlation below
+          ``-outlier_z`` (PCA position is not a criterion: treatment effects move samples there);
         - ``outlier_reason``: which criteria flagged it.
     """
     from pydeseq2.preprocessing import deseq2_norm
@@ -162,12 +165,12 @@ def create_qc_table(
     prop = d**2 / (d**2).sum()
     out["PC1"] = scores[:, 0]
     out["PC2"] = scores[:, 1] if scores.shape[1] > 1 else 0.0
+    det = out["detected_genes"].to_numpy(dtype=float)
     crit = {
-        "library size": np.abs(_robust_z(np.log(out["library_size"].to_numpy() + 1))) > outlier_z,
-        "detected genes": np.abs(_robust_z(out["detected_genes"].to_numpy(dtype=float))) > outlier_z,
-        "low correlation": _robust_z(out["mean_correlation"].to_numpy()) < -outlier_z,
-        "PCA": (np.abs(_robust_z(out["PC1"].to_numpy())) > outlier_z)
-        | (np.abs(_robust_z(out["PC2"].to_numpy())) > outlier_z),
+        # MAD floors: 10 % library size, 2 % of detected genes, 0.01 correlation
+        "library size": np.abs(_robust_z(np.log(out["library_size"].to_numpy() + 1), 0.1)) > outlier_z,
+        "detected genes": np.abs(_robust_z(det, 0.02 * float(np.median(det)))) > outlier_z,
+        "low correlation": _robust_z(out["mean_correlation"].to_numpy(), 0.01) < -outlier_z,
     }
     reasons = [", ".join(k for k, m in crit.items() if m[i]) for i in range(len(out))]
     out["outlier"] = [bool(r) for r in reasons]
