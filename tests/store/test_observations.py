@@ -227,3 +227,45 @@ def test_visit_dates_windows_and_corrections(store, allocate):
     visits = store.read_table("visit").set_index("visit_code")["visit_date"]
     assert str(visits["W4"]) == "2024-02-18"
     assert verify_audit_chain(store).ok
+
+
+def test_date_items_not_in_future_or_before_consent(tmp_path, monkeypatch):
+    """No registered instrument has a date item yet, so register one for this test only."""
+    import copy
+    from importlib import resources
+
+    import yaml
+
+    from ssctrial.design import validate_study
+    from ssctrial.instruments import Instrument, Item, _registry
+    from ssctrial.store import init_store
+
+    inst = Instrument(
+        code="ZZDATE",
+        name="test",
+        items=(Item("onset", "Onset", "date"),),
+        scorer=lambda df: df,
+        outputs={},
+        score_range="",
+        missing_rule="",
+        citation="",
+    )
+    monkeypatch.setitem(_registry._REGISTRY, "ZZDATE", inst)
+    raw = yaml.safe_load((resources.files("ssctrial.design.studies") / "basics.yaml").read_text())
+    raw = copy.deepcopy(raw)
+    raw["visits"][1]["instruments"].append("ZZDATE")
+    st = init_store(f"sqlite:///{tmp_path / 'd.db'}", validate_study(raw), user="a")
+    st.add_user("i", "investigator", user="a")
+    st.enroll_subject(
+        "D1", user="i", consent_date="2024-01-10", sex="F", strata={"SUBTYPE": "diffuse", "DURATION": "early"}
+    )
+    df = _obs([("D1", "BL", "ZZDATE", "onset", "2099-05-01")])
+    with pytest.raises(ObservationError, match="date 2099-05-01 is in the future"):
+        st.record_observations(df, user="i")
+    with pytest.raises(ObservationError, match=r"date 2024-01-01 is before consent \(2024-01-10\)"):
+        st.record_observations(df.assign(value="2024-01-01"), user="i")
+    with pytest.raises(ObservationError, match="value '1 May' is not allowed; expected a date"):
+        st.record_observations(df.assign(value="1 May"), user="i")
+    st.record_observations(df.assign(value="2024-02-01"), user="i")
+    assert st.observations()["value"].tolist() == ["2024-02-01"]
+    st.close()
