@@ -269,3 +269,12 @@ def test_date_items_not_in_future_or_before_consent(tmp_path, monkeypatch):
     st.record_observations(df.assign(value="2024-02-01"), user="i")
     assert st.observations()["value"].tolist() == ["2024-02-01"]
     st.close()
+
+
+def test_booleans_are_not_taken_for_integers(store):
+    """pandas.factorize merges True with 1; the validator must still refuse True for an mRSS site."""
+    df = _obs([("S001", "BL", "MRSS", "face", 1), ("S001", "BL", "MRSS", "abdomen", True)])
+    with pytest.raises(
+        ObservationError, match=r"MRSS item 'abdomen', value True: .*expected an integer from 0 to 3"
+    ):
+        store.record_observations(df, user="ivan")

@@ -251,6 +251,10 @@ def _validate(
             continue
         raws = df["raw"].to_numpy()[idx]
         codes, uniques = pd.factorize(raws, use_na_sentinel=True)
+        if any(isinstance(u, bool | np.bool_) for u in uniques) and len(uniques) > 1:
+            # factorize merges True with 1 and False with 0: keep booleans apart (as their text)
+            raws = np.array([str(r) if isinstance(r, bool | np.bool_) else r for r in raws], dtype=object)
+            codes, uniques = pd.factorize(raws, use_na_sentinel=True)
         u_text = np.empty(len(uniques) + 1, dtype=object)
         u_num = np.full(len(uniques) + 1, np.nan)
         u_conv = np.full(len(uniques) + 1, None, dtype=object)
