@@ -271,7 +271,7 @@ class Store:
         record_sample(self, biospecimen_id, user=user, **fields)
 
     def observations(self) -> pd.DataFrame:
-        """Return every observation (long format) with the subject's arm where randomised.
+        """Return every observation in long format, in the order written.
 
         Columns: ``subject``, ``visit``, ``instrument``, ``item``, ``value`` (text),
         ``value_num`` (float or NaN), ``unit``, ``entered_by``, ``entered_at``.
