@@ -54,7 +54,9 @@ def test_adeff_mrss_equals_sum_of_the_17_sites(trial):
     store, _, ds = trial
     obs = store.observations()
     mrss = obs[obs["instrument"] == "MRSS"]
-    sums = mrss[mrss["item"].isin(MRSS_SITES)].groupby(["subject", "visit"])["value_num"].agg(["sum", "count"])
+    sums = (
+        mrss[mrss["item"].isin(MRSS_SITES)].groupby(["subject", "visit"])["value_num"].agg(["sum", "count"])
+    )
     sums = sums[sums["count"] == 17]["sum"]
     adeff = ds.adeff[ds.adeff["PARAMCD"] == "MRSS"].set_index(["USUBJID", "VISIT"])["AVAL"]
     common = adeff.index.intersection(sums.index)
@@ -83,14 +85,24 @@ def test_adeff_criss_recomputed_from_components(trial):
     criss = e[(e["PARAMCD"] == "CRISS") & (e["AVISITCD"] == "W12") & e["AVAL"].notna()]
     assert len(criss) > 0
     subject = criss.iloc[0]["USUBJID"]
-    comp = e[(e["USUBJID"] == subject) & (e["AVISITCD"] == "W12") & (e["ANL01FL"] == "Y")].set_index("PARAMCD")
+    comp = e[(e["USUBJID"] == subject) & (e["AVISITCD"] == "W12") & (e["ANL01FL"] == "Y")].set_index(
+        "PARAMCD"
+    )
     record = {
-        "mrss": comp.loc["MRSS", "AVAL"], "mrss_base": comp.loc["MRSS", "BASE"],
-        "fvc_pct_pred": comp.loc["FVCPP", "AVAL"], "fvc_pct_pred_base": comp.loc["FVCPP", "BASE"],
-        "pt_global": comp.loc["PTGLOBAL", "AVAL"], "pt_global_base": comp.loc["PTGLOBAL", "BASE"],
-        "md_global": comp.loc["MDGLOBAL", "AVAL"], "md_global_base": comp.loc["MDGLOBAL", "BASE"],
-        "haq_di": comp.loc["HAQDI", "AVAL"], "haq_di_base": comp.loc["HAQDI", "BASE"],
-        "renal_crisis": False, "fvc_decline": False, "lv_failure": False, "pah": False,
+        "mrss": comp.loc["MRSS", "AVAL"],
+        "mrss_base": comp.loc["MRSS", "BASE"],
+        "fvc_pct_pred": comp.loc["FVCPP", "AVAL"],
+        "fvc_pct_pred_base": comp.loc["FVCPP", "BASE"],
+        "pt_global": comp.loc["PTGLOBAL", "AVAL"],
+        "pt_global_base": comp.loc["PTGLOBAL", "BASE"],
+        "md_global": comp.loc["MDGLOBAL", "AVAL"],
+        "md_global_base": comp.loc["MDGLOBAL", "BASE"],
+        "haq_di": comp.loc["HAQDI", "AVAL"],
+        "haq_di_base": comp.loc["HAQDI", "BASE"],
+        "renal_crisis": False,
+        "fvc_decline": False,
+        "lv_failure": False,
+        "pah": False,
     }
     expected = get_instrument("ACR_CRISS").scorer(record)["probability"]
     assert criss.iloc[0]["AVAL"] == pytest.approx(expected, rel=1e-12)

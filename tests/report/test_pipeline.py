@@ -82,7 +82,9 @@ def test_report_numbers_equal_the_analysis_results(run):
     for value in table["Mean"]:
         assert value in page
     summary = json.loads(result.paths["results"].read_text())
-    assert summary["primary"]["descriptives"][0]["mean"] == pytest.approx(primary.descriptives.iloc[0]["mean"])
+    assert summary["primary"]["descriptives"][0]["mean"] == pytest.approx(
+        primary.descriptives.iloc[0]["mean"]
+    )
 
 
 def test_primary_table_against_an_independent_computation(run):
