@@ -288,7 +288,7 @@ def simulate_clinical(
         ),
         1,
     )
-    out["pt_global"][:, 0] = np.round(_clip(pt0 + rg.standard_normal(n) * 0.0, 0, 10), 1)
+    out["pt_global"][:, 0] = np.round(_clip(pt0, 0, 10), 1)
     out["md_global"][:, 0] = np.round(_clip(md0, 0, 10), 1)
 
     # HAQ-DI latent level (0-3)
