@@ -124,17 +124,23 @@ def create_baseline_table(adsl: pd.DataFrame, design: StudyDesign) -> pd.DataFra
     groups.append(("Total", itt))
     rows: list[dict[str, str]] = []
 
-    def add(label: str, fn: Any) -> None:
+    def add(label: str, fn: Any, column: str | None = None) -> None:
+        if column is not None and (column not in itt or itt[column].isna().all() or itt[column].eq("").all()):
+            # not captured in this study: say so rather than print 0 (0.0%)
+            rows.append(
+                {"Characteristic": label, **{f"{name} (n={len(g)})": "not captured" for name, g in groups}}
+            )
+            return
         rows.append({"Characteristic": label, **{f"{name} (n={len(g)})": fn(g) for name, g in groups}})
 
     add("Age, years, mean (SD)", lambda g: _mean_sd(g["AGE"]))
     add("Female, n (%)", lambda g: _n_pct(g["SEX"] == "F"))
     add("Height, cm, mean (SD)", lambda g: _mean_sd(g["HEIGHTBL"]))
-    add("Weight, kg, mean (SD)", lambda g: _mean_sd(g["WEIGHTBL"]))
-    add("BMI, kg/m2, mean (SD)", lambda g: _mean_sd(g["BMIBL"]))
+    add("Weight, kg, mean (SD)", lambda g: _mean_sd(g["WEIGHTBL"]), "WEIGHTBL")
+    add("BMI, kg/m2, mean (SD)", lambda g: _mean_sd(g["BMIBL"]), "BMIBL")
     for level in ("diffuse", "limited"):
-        add(f"SSc subtype {level}, n (%)", lambda g, lv=level: _n_pct(g["SSCTYPE"] == lv))
-    add("Disease duration, months, median (IQR)", lambda g: _median_iqr(g["DISDURM"]))
+        add(f"SSc subtype {level}, n (%)", lambda g, lv=level: _n_pct(g["SSCTYPE"] == lv), "SSCTYPE")
+    add("Disease duration, months, median (IQR)", lambda g: _median_iqr(g["DISDURM"]), "DISDURM")
     for level in sorted(itt["AUTOAB"].dropna().unique()):
         add(
             f"Autoantibody {str(level).replace('_', ' ')}, n (%)",
@@ -145,11 +151,11 @@ def create_baseline_table(adsl: pd.DataFrame, design: StudyDesign) -> pd.DataFra
         ("BGMMF", "mycophenolate"),
         ("BGMTX", "methotrexate"),
     ):
-        add(f"Background {label}, n (%)", lambda g, c=col: _n_pct(g[c] == "Y"))
-    add("mRSS, mean (SD)", lambda g: _mean_sd(g["MRSSBL"]))
-    add("FVC % predicted, mean (SD)", lambda g: _mean_sd(g["FVCPPBL"]))
-    add("DLCO % predicted, mean (SD)", lambda g: _mean_sd(g["DLCOPPBL"]))
-    add("HAQ-DI, mean (SD)", lambda g: _mean_sd(g["HAQDIBL"]))
+        add(f"Background {label}, n (%)", lambda g, c=col: _n_pct(g[c] == "Y"), col)
+    add("mRSS, mean (SD)", lambda g: _mean_sd(g["MRSSBL"]), "MRSSBL")
+    add("FVC % predicted, mean (SD)", lambda g: _mean_sd(g["FVCPPBL"]), "FVCPPBL")
+    add("DLCO % predicted, mean (SD)", lambda g: _mean_sd(g["DLCOPPBL"]), "DLCOPPBL")
+    add("HAQ-DI, mean (SD)", lambda g: _mean_sd(g["HAQDIBL"]), "HAQDIBL")
     for factor in design.strata:
         for level in factor.levels:
             add(
