@@ -332,9 +332,12 @@ class MMRMFit:
         Xo = Xo / np.where(norms > 0, norms, 1.0)  # column scaling: rank is not fooled by units
         rank = np.linalg.matrix_rank(Xo.T @ Xo)
         if rank < self._engine.p:
+            # prep.spec may be None when a caller builds _Prepared directly (ssctrial.power)
+            response = getattr(prep.spec, "response", "outcome")
+            columns = getattr(prep.spec, "column_names", list(range(self._engine.p)))
             msg = (
-                f"the design matrix of {prep.spec.response!r} ~ ... has rank {rank} < {self._engine.p} "
-                f"columns {prep.spec.column_names}: some effects are not estimable (empty cells or "
+                f"the design matrix of {response!r} ~ ... has rank {rank} < {self._engine.p} "
+                f"columns {columns}: some effects are not estimable (empty cells or "
                 "collinear covariates); simplify the formula"
             )
             raise InputError(msg)
