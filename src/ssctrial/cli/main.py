@@ -29,7 +29,9 @@ err_console = Console(stderr=True)
 
 # Command-group modules under ssctrial.cli. Each defines ``register(app: typer.Typer) -> None``.
 # A group is listed here once its module exists.
-_GROUPS: tuple[str, ...] = ("_instruments", "_omics", "_simulate", "_randomize", "_store", "_report")
+_GROUPS: tuple[str, ...] = (
+    "_instruments", "_omics", "_simulate", "_randomize", "_store", "_report", "_power",
+)  # fmt: skip
 
 _state = {"debug": False}
 
