@@ -164,6 +164,9 @@ def build_endpoint_model(scenario: PowerScenario, *, design: StudyDesign | None 
     h = np.sqrt(np.clip(t_days, 0, None) / t_days[p_idx])
     fr = np.array([sk.responders[a].fraction if a in sk.responders else 0.0 for a in arms])
     ra = np.array([sk.responders[a].ratio if a in sk.responders else 1.0 for a in arms])
+    # an arm without effect behaves as control: its responder heterogeneity is part of the effect
+    no_effect = np.r_[False, effects == 0]
+    fr[no_effect], ra[no_effect] = fr[0], ra[0]
 
     # analytic moments of (observed baseline, change at each visit), ignoring clipping/rounding
     mom = [
