@@ -320,3 +320,27 @@ def test_write_conflicts_are_retried_and_then_reported(sqlite_url, monkeypatch):
     with pytest.raises(StateError, match="already randomised"):
         randomize_subject(store, "R1", user="inv")
     assert len(calls) == 3
+
+
+def test_assert_allocation_design_names_the_study_file_field():
+    from ssctrial.randomize import assert_allocation_design
+
+    design = basics_design()
+    assert_allocation_design(design)  # BASICS is fine
+    no_length = design.model_copy(update={"target_enrolment": None})
+    with pytest.raises(
+        InputError, match="randomization.list_length_per_stratum: not set, and the study has no"
+    ):
+        assert_allocation_design(no_length)
+    # (the design itself only allows p from 0.5; a 2-arm trial could go lower in principle)
+    low_p = design.model_copy(
+        update={
+            "randomization": design.randomization.model_copy(
+                update={"method": "minimisation", "minimisation_p": 0.2}
+            )
+        }
+    )
+    with pytest.raises(
+        InputError, match=r"randomization.minimisation_p: 0.2 is not allowed; it must be in \[0.3333, 1\]"
+    ):
+        assert_allocation_design(low_p)

@@ -189,7 +189,7 @@ def test_minimise_returns_a_copy_with_new_column():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"p_preferred": 0.2}, r"p_preferred: 0.2 is not allowed; it must be in \(0.3333, 1\]"),
+        ({"p_preferred": 0.2}, r"p_preferred: 0.2 is not allowed; it must be in \[0.3333, 1\]"),
         ({"p_preferred": 1.5}, r"p_preferred: 1.5 is not allowed"),
         ({"imbalance": "max"}, r"imbalance: 'max' is not one of range, variance"),
         ({"weights": {"AGE": 1}}, r"weights: factor 'AGE' is not one of the factors SUBTYPE, DURATION, SITE"),

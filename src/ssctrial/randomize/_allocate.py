@@ -24,7 +24,6 @@ conflict, deadlock or lock timeout rolls the whole transaction back and it is re
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import time
@@ -201,15 +200,23 @@ def _generate_list(design: StudyDesign, seed: int) -> pd.DataFrame:
 
 def _minimiser(design: StudyDesign, seed: int) -> Minimisation:
     spec = design.randomization
-    return Minimisation(
-        design.arm_codes,
-        {f.code: list(f.levels) for f in design.stratification_factors},
-        seed=seed,
-        ratio=[a.ratio for a in design.arms],
-        p_preferred=spec.minimisation_p,
-        imbalance="range",
-        weights=dict(spec.minimisation_weights) or None,
-    )
+    try:
+        return Minimisation(
+            design.arm_codes,
+            {f.code: list(f.levels) for f in design.stratification_factors},
+            seed=seed,
+            ratio=[a.ratio for a in design.arms],
+            p_preferred=spec.minimisation_p,
+            imbalance="range",
+            weights=dict(spec.minimisation_weights) or None,
+        )
+    except InputError as exc:
+        names = {"p_preferred": "minimisation_p", "weights": "minimisation_weights"}
+        field, _, rest = str(exc).partition(":")
+        msg = (
+            f"randomization.{names.get(field.split('[')[0], field)}{field[len(field.split('[')[0]) :]}:{rest}"
+        )
+        raise InputError(msg) from None
 
 
 def _list_digest(data: pd.DataFrame) -> str:
@@ -429,7 +436,6 @@ def _randomize_once(store: Store, subject_id: str, *, user: str) -> AllocationRe
                 Subject.status,
                 Subject.status_reason,
                 Subject.stratum,
-                Subject.strata,
                 Allocation.randomized_at,
                 Allocation.randomized_by,
             )
@@ -444,7 +450,7 @@ def _randomize_once(store: Store, subject_id: str, *, user: str) -> AllocationRe
         at = _now()
         slot_info: dict[str, Any] = {}
         if method == "minimisation":
-            arm = _minimise_one(s, store, json.loads(subject.strata), seed=seed, postgres=postgres)
+            arm = _minimise_one(s, store, _levels(subject.stratum), seed=seed, postgres=postgres)
             list_id = None
         else:
             arm, list_id, position = _claim_next_slot(s, subject_id, subject.stratum, at=at)
@@ -540,17 +546,24 @@ def _assert_eligible(subject: Any) -> None:
         raise StateError(msg)
 
 
+def _levels(stratum: str) -> dict[str, str]:
+    """Factor levels from a stratum key (``"SUBTYPE=diffuse|DURATION=early"``; ``""``: none).
+
+    Minimisation works from the key stored with each allocation (not the subject's current
+    strata), so a later correction of a subject's strata cannot change the replayed history.
+    """
+    if not stratum:
+        return {}
+    return dict(part.split("=", 1) for part in stratum.split("|"))
+
+
 def _minimise_one(session: Any, store: Store, levels: dict[str, str], *, seed: str, postgres: bool) -> str:
     if postgres:  # one minimisation at a time per study (SQLite: BEGIN IMMEDIATE already serialises)
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _advisory_key(store.design.study_id)})
     method = _minimiser(store.design, int(seed))
-    past = session.execute(
-        select(Allocation.arm, Subject.strata)
-        .join(Subject, Subject.subject_id == Allocation.subject_id)
-        .order_by(Allocation.id)
-    ).all()
-    for arm, strata in past:
-        method.record(json.loads(strata), arm)
+    past = session.execute(select(Allocation.arm, Allocation.stratum).order_by(Allocation.id)).all()
+    for arm, stratum in past:
+        method.record(_levels(stratum), arm)
     return method.assign(levels)
 
 
@@ -586,11 +599,9 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
         if secret["method"] == "minimisation":
             stored = pd.DataFrame(
                 conn.execute(
-                    select(Allocation.subject_id, Allocation.stratum, Allocation.arm, Subject.strata)
-                    .join(Subject, Subject.subject_id == Allocation.subject_id)
-                    .order_by(Allocation.id)
+                    select(Allocation.subject_id, Allocation.stratum, Allocation.arm).order_by(Allocation.id)
                 ).all(),
-                columns=["subject_id", "stratum", "stored_arm", "strata"],
+                columns=["subject_id", "stratum", "stored_arm"],
             )
         else:
             stored = pd.DataFrame(
@@ -616,8 +627,8 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
         design_hash = conn.execute(select(Study.design_hash)).scalar()
     if secret["method"] == "minimisation":
         method = _minimiser(design, seed)
-        arms = [method.assign(json.loads(s)) for s in stored["strata"]]
-        data = stored.drop(columns="strata").assign(arm=arms)
+        arms = [method.assign(_levels(key)) for key in stored["stratum"]]
+        data = stored.assign(arm=arms)
         data.insert(0, "order", range(1, len(data) + 1))
         data = data[["order", "subject_id", "stratum", "arm", "stored_arm"]]
         data["matches"] = data["arm"] == data["stored_arm"]

@@ -56,8 +56,7 @@ def check_ratio(arms: Sequence[str], ratio: Sequence[int] | None = None) -> tupl
     ratio_t = tuple(ratio)
     if len(ratio_t) != len(arms_t):
         msg = (
-            f"ratio: {list(ratio_t)} has {len(ratio_t)} terms but there are "
-            f"{len(arms_t)} arms {list(arms_t)}"
+            f"ratio: {list(ratio_t)} has {len(ratio_t)} terms but there are {len(arms_t)} arms {list(arms_t)}"
         )
         raise InputError(msg)
     for arm, r in zip(arms_t, ratio_t, strict=True):

@@ -58,7 +58,8 @@ class Minimisation:
         Allocation ratio, one positive integer per arm (default: equal).
     p_preferred
         Probability of giving the arm that minimises imbalance (Pocock & Simon's ``p``), in
-        ``(1/len(arms), 1]``. ``1`` makes the method deterministic apart from ties.
+        ``[1/len(arms), 1]``. ``1`` makes the method deterministic apart from ties;
+        ``1/len(arms)`` is simple randomisation (equal ratio).
     imbalance
         ``"range"`` (max - min of the ratio-scaled counts) or ``"variance"`` (their population
         variance) within each factor level.
@@ -106,8 +107,8 @@ class Minimisation:
             msg = f"p_preferred: {p_preferred!r} is not a number"
             raise InputError(msg)
         low = 1.0 / len(self.arms)
-        if not (low < float(p_preferred) <= 1.0):
-            msg = f"p_preferred: {p_preferred!r} is not allowed; it must be in ({low:.4g}, 1]"
+        if not (low <= float(p_preferred) <= 1.0):
+            msg = f"p_preferred: {p_preferred!r} is not allowed; it must be in [{low:.4g}, 1]"
             raise InputError(msg)
         self.p_preferred = float(p_preferred)
         if imbalance not in _IMBALANCES:
