@@ -262,7 +262,7 @@ class DesignSpec:
         """Integer level codes of every factor (``-1`` for a value that is not a known level)."""
         out = {}
         for v, lv in self.levels.items():
-            out[v] = pd.Index(lv).get_indexer(np.asarray(data[v], dtype=object)).astype(np.int64)
+            out[v] = pd.Index(lv).get_indexer(pd.Index(np.asarray(data[v], dtype=object))).astype(np.int64)
         return out
 
     def build(

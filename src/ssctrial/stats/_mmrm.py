@@ -368,6 +368,8 @@ class MMRMFit:
         n_theta = self._engine.q
         self.aic = self.neg2_loglik + 2 * n_theta
         self.bic = self.neg2_loglik + n_theta * np.log(self.n_subjects)
+        assert res.hess is not None and res.G is not None
+        self._G: np.ndarray = res.G
         info_mat = -res.hess
         try:
             linalg.cholesky(info_mat)
@@ -404,7 +406,7 @@ class MMRMFit:
     @property
     def parameter_names(self) -> list[str]:
         """SAS names of the covariance parameters (with the group level when grouped)."""
-        names = []
+        names: list[str] = []
         for lev, s in zip(self._prep.group_levels, self._structures, strict=True):
             suffix = "" if self._prep.group_col is None else f" {self._prep.group_col}={lev}"
             names.extend(f"{n}{suffix}" for n in s.parameter_names)
@@ -470,12 +472,12 @@ class MMRMFit:
     @cached_property
     def _phi_kr(self) -> np.ndarray:
         sum_wq, sum_wr = self._kr_pieces
-        return kenward_roger_adjusted(self._res.phi, self._res.G, self._W, sum_wq, sum_wr)
+        return kenward_roger_adjusted(self._res.phi, self._G, self._W, sum_wq, sum_wr)
 
     @cached_property
     def _phi_kr_linear(self) -> np.ndarray:
         sum_wq, _ = self._kr_pieces
-        return kenward_roger_adjusted(self._res.phi, self._res.G, self._W, sum_wq, None)
+        return kenward_roger_adjusted(self._res.phi, self._G, self._W, sum_wq, None)
 
     @cached_property
     def _phi_empirical(self) -> np.ndarray:
@@ -520,7 +522,7 @@ class MMRMFit:
             df = np.full(len(C), float(self.n_obs - len(self.beta_)))
         else:
             # for one-df contrasts the KR df equals the Satterthwaite df (Kenward & Roger 1997)
-            df = satterthwaite_df(C, self._res.phi, self._res.G, self._W)
+            df = satterthwaite_df(C, self._res.phi, self._G, self._W)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = est / se
         return pd.DataFrame({"estimate": est, "se": se, "df": df, "t": t, "p": two_sided_p(t, df)})
@@ -561,7 +563,9 @@ class MMRMFit:
         res = self._res
         out: dict[str, float] = {"num_df": float(ell)}
         if method in ("kenward-roger", "kenward-roger-linear"):
-            F, m, lam = kenward_roger_test(L, self.beta_, res.phi, self._vcov_matrix(method), res.G, self._W)
+            F, m, lam = kenward_roger_test(
+                L, self.beta_, res.phi, self._vcov_matrix(method), self._G, self._W
+            )
             out.update(den_df=m, F=F, kr_lambda=lam)
         else:
             V = self._vcov_matrix(method)
@@ -570,7 +574,7 @@ class MMRMFit:
             if method == "residual":
                 den = float(self.n_obs - len(self.beta_))
             else:
-                _, den = satterthwaite_test(L, self.beta_, res.phi, res.G, self._W)
+                _, den = satterthwaite_test(L, self.beta_, res.phi, self._G, self._W)
             out.update(den_df=den, F=F)
         out["p"] = float(stats.f.sf(out["F"], ell, out["den_df"]))
         return out

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import linalg
@@ -51,7 +52,7 @@ class EngineResult:
     hess: np.ndarray | None = None  # Hessian of the log-likelihood l (not of -2l)
     fisher: np.ndarray | None = None
     G: np.ndarray | None = None  # (q, p, p)
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class MMRMEngine:
@@ -250,8 +251,9 @@ class MMRMEngine:
                 om = (At.T @ Wb.reshape(len(pats), T * T)).reshape(T, T, T, T)  # [a,d,b,c]
                 om = om.transpose(0, 2, 3, 1).reshape(T * T, T * T)  # [(a,b),(c,d)]
                 target[sl, sl] += Db @ om @ Db.T
-            if D2[b] is not None:
-                d2 = D2[b].reshape(self.q_each[b], self.q_each[b], T * T)
+            d2_b = D2[b]
+            if d2_b is not None:
+                d2 = d2_b.reshape(self.q_each[b], self.q_each[b], T * T)
                 pbar = res.extra["pbar"][b].reshape(-1)
                 cmat = res.extra["cmat"][b].reshape(-1)
                 hess[sl, sl] += -0.5 * (d2 @ pbar) + 0.5 * (d2 @ cmat)
@@ -277,7 +279,7 @@ class MMRMEngine:
         """
         theta = np.asarray(theta0, dtype=float).copy()
         res = self.evaluate(theta, order=2)
-        info = {"converged": False, "iterations": 0, "message": "", "method": []}
+        info: dict[str, Any] = {"converged": False, "iterations": 0, "message": "", "method": []}
         n_fisher = 2
         for it in range(1, max_iter + 1):
             g = res.grad
@@ -337,6 +339,7 @@ class MMRMEngine:
                 break
         else:
             info["message"] = f"no convergence within max_iter={max_iter} iterations"
+        assert res.grad is not None
         info["max_abs_score"] = float(np.max(np.abs(res.grad)))
         if not info["converged"]:
             ratios = [np.linalg.eigvalsh(sig) for sig in self.sigmas(theta)]
