@@ -77,6 +77,8 @@ def mmrm(
         Subject identifier column.
     visit
         Visit column; its level order (Categorical order, else sorted) indexes the covariance.
+        In the formula a numeric visit column is a covariate: make it a Categorical to use it as
+        a factor (as in R).
     covariance
         ``"us"`` (unstructured), ``"toep"``, ``"toeph"`` (heterogeneous Toeplitz), ``"ar1"``,
         ``"ar1h"``, ``"cs"`` (compound symmetry) or ``"csh"``.
