@@ -344,3 +344,14 @@ def test_assert_allocation_design_names_the_study_file_field():
         InputError, match=r"randomization.minimisation_p: 0.2 is not allowed; it must be in \[0.3333, 1\]"
     ):
         assert_allocation_design(low_p)
+
+
+def test_create_refuses_a_design_other_than_the_stored_one(sqlite_url):
+    store = _store(sqlite_url, create=False)
+    other = basics_design(list_length=99)
+    with pytest.raises(
+        InputError, match="design: its arms, ratios, stratification or randomization settings differ"
+    ):
+        create_allocation_list(store, other, seed=1, user="admin")
+    # the design the store holds (here given explicitly) is accepted
+    assert len(create_allocation_list(store, basics_design(), seed=1, user="admin")) == 4

@@ -187,6 +187,16 @@ def assert_allocation_design(design: StudyDesign) -> None:
         _minimiser(design, 0)
 
 
+def _allocation_params(design: StudyDesign) -> tuple[Any, ...]:
+    """Everything of a design that the allocation sequence depends on."""
+    return (
+        tuple((a.code, a.ratio) for a in design.arms),
+        tuple((f.code, tuple(f.levels)) for f in design.stratification_factors),
+        design.randomization.model_dump(mode="json"),
+        design.target_enrolment,
+    )
+
+
 def _generate_list(design: StudyDesign, seed: int) -> pd.DataFrame:
     return permuted_block_list(
         design.arm_codes,
@@ -289,6 +299,13 @@ def create_allocation_list(
     if design.study_id != store.design.study_id:
         msg = (
             f"design: study {design.study_id!r} is not the study this store holds ({store.design.study_id!r})"
+        )
+        raise InputError(msg)
+    if _allocation_params(design) != _allocation_params(store.design):
+        msg = (
+            "design: its arms, ratios, stratification or randomization settings differ from the design "
+            "stored in the database, from which the sequence is reproduced for audit; initialise the "
+            "store with this design instead"
         )
         raise InputError(msg)
     seed_i = new_seed() if seed is None else check_seed(seed)
