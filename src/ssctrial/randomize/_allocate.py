@@ -328,15 +328,17 @@ def create_allocation_list(
         if data is not None:
             rows = [
                 {
-                    "stratum": r.stratum,
-                    "position": int(r.position),
-                    "arm": r.arm,
-                    "block": int(r.block),
-                    "block_size": int(r.block_size),
+                    "stratum": str(stratum),
+                    "position": int(position),
+                    "arm": str(arm),
+                    "block": int(block),
+                    "block_size": int(block_size),
                     "used_by_subject_id": None,
                     "used_at": None,
                 }
-                for r in data.itertuples(index=False)
+                for stratum, position, block, block_size, arm in zip(
+                    *(data[c].tolist() for c in LIST_COLUMNS), strict=True
+                )
             ]
             s.execute(insert(RandomizationList), rows)
             summary |= {
@@ -673,8 +675,8 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
             & (data["block_size"] == data["stored_block_size"])
         )
         problems += [
-            f"slot {r.stratum!r}#{int(r.position)}: stored {r.stored_arm} (block {int(r.stored_block)} of "
-            f"{int(r.stored_block_size)}), seed gives {r.arm} (block {int(r.block)} of {int(r.block_size)})"
+            f"slot {r.stratum!r}#{r.position:.0f}: stored {r.stored_arm} (block {r.stored_block:.0f} of "
+            f"{r.stored_block_size:.0f}), seed gives {r.arm} (block {r.block:.0f} of {r.block_size:.0f})"
             for r in data[both & ~data["matches"]].itertuples()
         ]
         data = data.drop(columns="_merge")
