@@ -26,6 +26,7 @@ def compute_closed_form_power(
     correlation: float = 0.0,
     n_arms: int = 2,
     method: Literal["ttest", "ancova"] = "ttest",
+    random_covariate: bool = True,
 ) -> np.ndarray:
     """Two-sided power of a two-group comparison from the noncentral t distribution.
 
@@ -47,14 +48,17 @@ def compute_closed_form_power(
         one less for ANCOVA's covariate).
     method
         ``"ttest"`` or ``"ancova"``.
+    random_covariate
+        ANCOVA: average over the chance imbalance of a normal baseline (exact unconditional
+        power); False gives the usual formula that ignores it (slightly optimistic).
 
     Returns
     -------
     numpy.ndarray
         Power ``P(|T| > t_{1-alpha/2, df})`` with ``T ~ t'(df, ncp)``,
-        ``ncp = effect / (sigma sqrt(2 / n))``. For ANCOVA this conditions on balanced baseline
-        means (the usual formula; the unconditional power is slightly lower, by a factor of
-        order 1/(2n) in the variance).
+        ``ncp = effect / (sigma sqrt(2 / n))``; for ANCOVA with ``random_covariate`` averaged
+        over ``ncp / sqrt(1 + F/(N - 2))``, ``F ~ F(1, N - 2)`` (the variance of the adjusted
+        difference given the baselines is ``sigma^2 (2/n + (xbar_1 - xbar_2)^2 / Sxx)``).
     """
     n = np.asarray(n, dtype=float)
     if method not in ("ttest", "ancova"):
@@ -67,7 +71,21 @@ def compute_closed_form_power(
     df = n_arms * n - n_arms - (1 if method == "ancova" else 0)
     ncp = effect / (sigma * np.sqrt(2.0 / n))
     q = stats.t.ppf(1 - alpha / 2, df)
-    return stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp)
+    if method == "ttest" or not random_covariate:
+        return stats.nct.sf(q, df, ncp) + stats.nct.cdf(-q, df, ncp)
+    # random normal covariate: given the baselines, the variance of the estimate is inflated by
+    # 1 + F / (N - n_arms) with F ~ F(1, N - n_arms) (difference of baseline means over the
+    # within-arm baseline SS); average the conditional power over F (midpoint rule in F's quantiles)
+    u = (np.arange(400) + 0.5) / 400
+    out = []
+    for nn, d, qq, nc in zip(
+        np.atleast_1d(n), np.atleast_1d(df), np.atleast_1d(q), np.atleast_1d(ncp), strict=True
+    ):
+        dfx = n_arms * nn - n_arms
+        f = stats.f.ppf(u, 1, dfx)
+        ncf = nc / np.sqrt(1 + f / dfx)
+        out.append(np.mean(stats.nct.sf(qq, d, ncf) + stats.nct.cdf(-qq, d, ncf)))
+    return np.reshape(out, np.shape(n))
 
 
 def find_sample_size(
