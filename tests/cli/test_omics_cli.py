@@ -62,3 +62,33 @@ def test_omics_cli_bad_visit(h5ad, tmp_path, capsys):
     assert code == 1
     err = capsys.readouterr().err
     assert "design visit(s) ['W24'] have no samples" in err
+
+
+def test_omics_cli_from_store(tmp_path, capsys):
+    """Samples from the store's sample table (written by the simulator), arms from its allocations."""
+    import sqlite3
+
+    from ssctrial.design import load_study
+    from ssctrial.simulate import simulate_trial
+
+    study = load_study("basics")
+    sim = dict(study.simulation)
+    sim["rnaseq"] = dict(sim["rnaseq"]) | {"n_genes": 300}
+    db = tmp_path / "trial.db"
+    simulate_trial(study.model_copy(update={"simulation": sim}), n=18, seed=11, store=f"sqlite:///{db}")
+    out = tmp_path / "out"
+    code = main(["omics", "--db", f"sqlite:///{db}", "--out", str(out), "--n-perm", "100", "--no-figures"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["baseline"], summary["followup"]) == ("BL", "W12")
+    with sqlite3.connect(db) as con:
+        n_rna = con.execute("select count(*) from sample where assay = 'rnaseq'").fetchone()[0]
+        alloc = dict(con.execute("select subject_id, arm from allocation").fetchall())
+    qc = pd.read_csv(out / "tables" / "qc_samples.csv", index_col=0)
+    assert len(qc) == n_rna
+    assert all(alloc[s] == a for s, a in zip(qc["subject"], qc["arm"], strict=True))
+    ctrl = pd.read_csv(out / "tables" / "de_paired_CTRL.csv", index_col=0)
+    assert (ctrl["padj"] < 0.05).sum() <= 3  # nothing planted in control
+    lrt = pd.read_csv(out / "tables" / "de_lrt_arm_by_visit.csv", index_col=0)
+    assert lrt["pvalue"].notna().all()

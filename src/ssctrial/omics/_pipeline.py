@@ -93,7 +93,9 @@ def _study_plan(
                 msg = f"no follow-up visit has samples (visits: {sorted(visits_present)}); pass followup"
                 raise InputError(msg)
             followup = cands[-1]
-        arms = [a for a in arms if a in set(samples["arm"].astype(str))]
+        # control first, then by dose (as DESeq2 users order the levels: CTRL < BARI2 < BARI4)
+        arms = sorted((a for a in arms if a in set(samples["arm"].astype(str))),
+                      key=lambda a: (a != reference, doses.get(a, 0.0)))
     else:
         if baseline is None or followup is None:
             msg = "without a study design, pass baseline= and followup= visit codes"
