@@ -126,7 +126,7 @@ def analyze(
     finally:
         store.close()
     console.print(_primary_table(run))
-    console.print(f"Report: [bold]{run.paths['html']}[/]")
+    console.print(f"Report: [bold]{run.paths['html']}[/]", soft_wrap=True)
 
 
 def demo(
@@ -191,8 +191,8 @@ def demo(
     timings["total"] = time.perf_counter() - start
     console.print(_primary_table(run))
     console.print("Stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), style="dim")
-    console.print(f"Database: [bold]{db_path}[/]")
-    console.print(f"Report:   [bold]{run.paths['html']}[/]")
+    console.print(f"Database: [bold]{db_path}[/]", soft_wrap=True)
+    console.print(f"Report:   [bold]{run.paths['html']}[/]", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

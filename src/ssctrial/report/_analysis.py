@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from ssctrial import stats
+from ssctrial.exceptions import ConvergenceWarning, SsctrialError
 
 if TYPE_CHECKING:
     from ssctrial.derive import AnalysisDatasets
@@ -143,9 +144,18 @@ def design_itt(adeff: pd.DataFrame) -> pd.DataFrame:
     return adeff.loc[adeff["ITTFL"] == "Y", ["USUBJID", "TRT01P"]].drop_duplicates("USUBJID")
 
 
+#: Pre-specified fallback of the MMRM covariance structure, as SAPs write it: unstructured first;
+#: if it does not converge, heterogeneous Toeplitz, heterogeneous AR(1), then compound symmetry.
+MMRM_COVARIANCE_SEQUENCE = ("us", "toeph", "ar1h", "cs")
+
+
+class ConvergenceError(SsctrialError):
+    """No pre-specified model converged."""
+
+
 def _mmrm(
     design: StudyDesign, adeff: pd.DataFrame, endpoint: Endpoint
-) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+) -> tuple[Any, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     post = [v.code for v in design.visits if v.day > 0]
     rows = adeff[
         (adeff["PARAMCD"] == endpoint.paramcd)
@@ -160,12 +170,29 @@ def _mmrm(
     rows = rows.assign(AVISITCD=pd.Categorical(rows["AVISITCD"], categories=visits_seen))
     strata = _covariates(design, rows)
     formula = "CHG ~ TRT01P * AVISITCD + BASE * AVISITCD" + "".join(f" + {s}" for s in strata)
-    fit = stats.mmrm(
-        rows, formula, subject="USUBJID", visit="AVISITCD", covariance="us", df_method="kenward-roger"
-    )
-    contrasts = fit.contrasts("TRT01P", design.reference_arm, by="AVISITCD")
-    lsmeans = fit.lsmeans("TRT01P", by="AVISITCD")
-    return fit, contrasts, lsmeans
+    problems: list[str] = []
+    for covariance in MMRM_COVARIANCE_SEQUENCE:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            try:
+                fit = stats.mmrm(
+                    rows,
+                    formula,
+                    subject="USUBJID",
+                    visit="AVISITCD",
+                    covariance=covariance,
+                    df_method="kenward-roger",
+                )
+            except (ConvergenceWarning, ValueError) as exc:
+                problems.append(f"{covariance}: {exc}")
+                logger.warning("MMRM with %s covariance failed (%s); trying the next one", covariance, exc)
+                continue
+        contrasts = fit.contrasts("TRT01P", design.reference_arm, by="AVISITCD")
+        lsmeans = fit.lsmeans("TRT01P", by="AVISITCD")
+        fit_info = {"covariance": covariance, "formula": formula, "not_converged": problems}
+        return fit, contrasts, lsmeans, fit_info
+    msg = "the MMRM did not converge with any pre-specified covariance structure: " + "; ".join(problems)
+    raise ConvergenceError(msg)
 
 
 def run_analysis(
@@ -203,7 +230,9 @@ def run_analysis(
     complete cases for the single-visit analyses; the MMRM uses every post-baseline visit
     (missing at random). Arms are ordered with the reference arm first. ANCOVA adjusts for
     baseline and the stratification factors; the MMRM has arm x visit and baseline x visit
-    terms, the strata, an unstructured covariance, REML and Kenward-Roger degrees of freedom.
+    terms, the strata, REML, Kenward-Roger degrees of freedom and an unstructured covariance; if
+    that does not converge, the pre-specified fallbacks ``MMRM_COVARIANCE_SEQUENCE`` are tried in
+    order and the structure used is reported (``info["mmrm"]``).
     Responders: ACR-CRISS improved (CRIT1FL), missing = non-responder.
     """
     say = progress or (lambda _msg: None)
@@ -220,7 +249,7 @@ def run_analysis(
     if primary is None:
         msg = f"no {primary_endpoint.paramcd} data at {primary_visit}: nothing to analyse"
         raise ValueError(msg)
-    fit, mmrm_contrasts, mmrm_lsmeans = _mmrm(design, adeff, primary_endpoint)
+    fit, mmrm_contrasts, mmrm_lsmeans, mmrm_info = _mmrm(design, adeff, primary_endpoint)
     timings["primary"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -257,7 +286,11 @@ def run_analysis(
         omics = run_transcriptome(counts, samples, design, **(omics_options or {}))
         timings["omics"] = time.perf_counter() - start
 
-    info = {"data_hash": hash_datasets(datasets), "n_itt": int((adsl["ITTFL"] == "Y").sum())}
+    info = {
+        "data_hash": hash_datasets(datasets),
+        "n_itt": int((adsl["ITTFL"] == "Y").sum()),
+        "mmrm": mmrm_info,
+    }
     return AnalysisResults(
         design=design,
         datasets=datasets,
@@ -271,7 +304,3 @@ def run_analysis(
         info=info,
         timings=timings,
     )
-
-
-def _nan_to_none(value: float) -> float | None:  # pragma: no cover - small helper for JSON
-    return None if value is None or (isinstance(value, float) and np.isnan(value)) else value

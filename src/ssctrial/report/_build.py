@@ -444,8 +444,17 @@ def build_report(results: AnalysisResults, *, header: dict[str, Any] | None = No
     return doc
 
 
+_COVARIANCE_NAMES = {
+    "us": "unstructured",
+    "toeph": "heterogeneous Toeplitz",
+    "ar1h": "heterogeneous AR(1)",
+    "cs": "compound symmetry",
+}
+
+
 def _primary_section(doc: ReportDocument, results: AnalysisResults) -> None:
     design = results.design
+    mmrm = results.info["mmrm"]
     primary = results.primary
     endpoint = primary.endpoint
     section = doc.section("Primary endpoint")
@@ -486,8 +495,15 @@ def _primary_section(doc: ReportDocument, results: AnalysisResults) -> None:
     section.add(
         Table(
             "primary_mmrm_contrasts",
-            "MMRM (unstructured, Kenward-Roger): difference vs control by visit",
+            f"MMRM ({_COVARIANCE_NAMES.get(mmrm['covariance'], mmrm['covariance'])} covariance, "
+            "Kenward-Roger): difference vs control by visit",
             _contrast_table(results.mmrm_contrasts, by="AVISITCD"),
+            note=f"Model: {mmrm['formula']}."
+            + (
+                " Pre-specified fallback used: " + "; ".join(mmrm["not_converged"])
+                if mmrm["not_converged"]
+                else ""
+            ),
         )
     )
     section.add(
