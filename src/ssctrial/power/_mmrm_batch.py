@@ -20,6 +20,7 @@ from ssctrial.exceptions import ConvergenceWarning, InputError, StatisticalWarni
 from ssctrial.power._analysis import BatchResult, _planned_correlation
 from ssctrial.power._model import TrialBatch
 from ssctrial.stats._mmrm import MMRMFit, _Config, _Prepared
+from ssctrial.stats._mmrm_inference import satterthwaite_df, two_sided_p
 
 __all__ = ["analyse_mmrm", "mmrm_design"]
 
@@ -71,8 +72,6 @@ def analyse_mmrm(batch: TrialBatch) -> BatchResult:
     est = np.full((b, c), np.nan)
     se = np.full((b, c), np.nan)
     df = np.full((b, c), np.nan)
-    p = np.full((b, c), np.nan)
-    t = np.full((b, c), np.nan)
     C = np.zeros((c, nv * (1 + n_arms)))
     for a in range(c):
         C[a, nv * (2 + a) + batch.primary_index] = 1.0
@@ -85,11 +84,17 @@ def analyse_mmrm(batch: TrialBatch) -> BatchResult:
                 warnings.simplefilter("error", ConvergenceWarning)
                 warnings.simplefilter("ignore", StatisticalWarning)
                 fit = _fit_one(X, batch.chg[i], batch.observed[i], visits)
-                rows = fit._estimate_rows(C, "kenward-roger")
+                # as MMRMFit._estimate_rows(C, "kenward-roger"), without building a DataFrame
+                V = fit._vcov_matrix("kenward-roger")
+                est[i] = C @ fit.beta_
+                se[i] = np.sqrt(np.sum((C @ V) * C, axis=1))
+                df[i] = satterthwaite_df(C, fit._res.phi, fit._res.G, fit._W)
         except (InputError, ConvergenceWarning, np.linalg.LinAlgError):
             failed += 1
             continue
-        est[i], se[i], df[i], t[i], p[i] = (rows[k].to_numpy() for k in ("estimate", "se", "df", "t", "p"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se
+    p = two_sided_p(t, df)
     if failed:
         logger.info(
             "mmrm: %d of %d simulated trials could not be fitted (counted as not rejected)", failed, b
