@@ -384,3 +384,35 @@ def test_store_allocations_follow_the_pure_list_for_any_arrival_order(arrivals, 
             assert record.arm == slot["arm"].item()
         store.close()
         _OPEN.remove(store)
+
+
+def test_reproduce_detects_a_seed_and_list_replaced_together(sqlite_url):
+    # someone with database access replaces the seed AND rewrites the list to match it: the list
+    # still agrees with the seed, but not with the SHA-256 recorded in the audit chain at creation
+    store = _store(sqlite_url)
+    design = store.design
+    forged = permuted_block_list(
+        design.arm_codes, n_per_stratum=48, seed=999, block_sizes=[3, 6], strata=design.stratum_keys()
+    )
+    with store.engine.begin() as conn:
+        conn.execute(update(RandomizationSecret).values(seed="999"))
+        conn.execute(text("DELETE FROM randomization_list"))
+        conn.execute(
+            RandomizationList.__table__.insert(),
+            [
+                {
+                    "stratum": r.stratum,
+                    "position": r.position,
+                    "arm": r.arm,
+                    "block": r.block,
+                    "block_size": r.block_size,
+                }
+                for r in forged.itertuples()
+            ],
+        )
+    report = reproduce_allocation_list(store, user="stat")
+    assert not report.ok
+    assert report.problems == [
+        "the list the seed generates does not match the SHA-256 recorded in the audit trail when the list "
+        "was created (seed or list replaced)"
+    ]

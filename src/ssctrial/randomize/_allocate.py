@@ -24,6 +24,7 @@ conflict, deadlock or lock timeout rolls the whole transaction back and it is re
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import time
@@ -41,7 +42,14 @@ from ssctrial.randomize._blocks import LIST_COLUMNS, check_block_sizes, check_ra
 from ssctrial.randomize._minimisation import Minimisation
 from ssctrial.randomize._rng import check_seed, new_seed
 from ssctrial.store._audit import AuditEntry, append_audit, to_json
-from ssctrial.store._models import Allocation, RandomizationList, RandomizationSecret, Study, Subject
+from ssctrial.store._models import (
+    Allocation,
+    AuditLog,
+    RandomizationList,
+    RandomizationSecret,
+    Study,
+    Subject,
+)
 
 if TYPE_CHECKING:
     from ssctrial.design import StudyDesign
@@ -644,6 +652,12 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
                 ],
             )
         design_hash = conn.execute(select(Study.design_hash)).scalar()
+        created = conn.execute(
+            select(AuditLog.new)
+            .where(AuditLog.table_name == "randomization_list", AuditLog.action == "insert")
+            .order_by(AuditLog.id)
+            .limit(1)
+        ).scalar()
     if secret["method"] == "minimisation":
         method = _minimiser(design, seed)
         arms = [method.assign(_levels(key)) for key in stored["stratum"]]
@@ -680,6 +694,16 @@ def reproduce_allocation_list(store: Store, *, user: str) -> ReproductionReport:
             for r in data[both & ~data["matches"]].itertuples()
         ]
         data = data.drop(columns="_merge")
+        # the SHA-256 recorded (hash-chained) at creation must match too: this catches a seed and
+        # a list replaced together so that they agree with each other
+        recorded = json.loads(created).get("list_sha256") if created else None
+        if recorded is None:
+            problems.append("the audit trail has no record of the list's creation with its SHA-256")
+        elif recorded != _list_digest(regenerated):
+            problems.append(
+                "the list the seed generates does not match the SHA-256 recorded in the audit trail when "
+                "the list was created (seed or list replaced)"
+            )
     report = ReproductionReport(
         ok=not problems,
         method=secret["method"],
