@@ -7,13 +7,13 @@ Concurrency
 1. locks the subject's row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite every write
    transaction starts with ``BEGIN IMMEDIATE`` and so holds the database's write lock), then checks
    that the subject is screened, eligible and not yet allocated;
-2. permuted blocks: locks the first unused slot of the subject's stratum in list order
-   (``ORDER BY position LIMIT 1 FOR UPDATE``: a concurrent request waits for it and, once the first
-   commits, PostgreSQL re-checks the row, finds it used and moves on to the next slot, so slots are
-   used strictly in order), and claims it with ``UPDATE ... WHERE id = ? AND used_by_subject_id IS
-   NULL``; minimisation: takes a per-study advisory lock (``pg_advisory_xact_lock``) so
-   assignments are strictly sequential, rebuilds the marginal counts from stored allocations and
-   draws the arm;
+2. permuted blocks: claims the first unused slot of the subject's stratum in list order in one
+   statement, ``UPDATE randomization_list SET used_by_subject_id = ? WHERE id = (SELECT id ...
+   ORDER BY position LIMIT 1 FOR UPDATE) AND used_by_subject_id IS NULL RETURNING ...``: on
+   PostgreSQL a concurrent request waits for the slot and, once the first commits, re-checks the
+   row, finds it used and moves on to the next slot, so slots are used strictly in order;
+   minimisation: takes a per-study advisory lock (``pg_advisory_xact_lock``) so assignments are
+   strictly sequential, rebuilds the marginal counts from stored allocations and draws the arm;
 3. inserts the allocation, sets the subject's status and appends to the audit chain.
 
 ``UNIQUE`` constraints on ``randomization_list.used_by_subject_id``, ``allocation.subject_id`` and
