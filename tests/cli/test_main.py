@@ -17,3 +17,11 @@ def test_unknown_command_is_a_usage_error(capsys):
     err = capsys.readouterr().err
     assert "no-such-command" in err
     assert "Traceback" not in err
+
+
+def test_bad_option_value_is_a_usage_error_not_a_crash(capsys):
+    code = main(["demo", "--n", "abc"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Unexpected error" not in err
+    assert "Invalid value for '--n'" in err

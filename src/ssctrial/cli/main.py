@@ -80,15 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("[yellow]Interrupted.[/]")
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return int(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors of typer's (vendored) click, and the unexpected
+        # typer >= 0.2x vendors click, so match its exceptions by behaviour, not by class
+        exit_code = getattr(exc, "exit_code", None)
+        if type(exc).__name__ == "Exit" and exit_code is not None:
+            return int(exit_code)
+        if callable(getattr(exc, "show", None)) and exit_code is not None:
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exit_code)
+        if type(exc).__name__ == "Abort":
             err_console.print("[yellow]Aborted.[/]")
             return 1
         if debug:
