@@ -336,7 +336,8 @@ def _write_figures(res: TranscriptomeResult, fig_dir: Path, *, vst: pd.DataFrame
             continue
         save(plot_volcano(t, title=label), f"volcano_{label}.png")
         save(plot_ma(t, title=label), f"ma_{label}.png")
-    main = next((k for k in res.de if k.startswith("interaction_")), next(iter(res.de)))
+    inter = [k for k in res.de if k.startswith("interaction_")]
+    main = inter[-1] if inter else next(iter(res.de))  # the highest-dose arm vs control
     if vst is not None:
         save(plot_heatmap(vst, res.de[main], samples, title=f"top genes: {main}"), f"heatmap_{main}.png")
         top = [g for g in res.de[main].sort_values("pvalue").index[:4]]
