@@ -136,9 +136,9 @@ def main():
                 else:
                     rates.append(_one_run(_fresh_pg(args.pg_url), args.subjects, clients))
             runs = ", ".join(f"{r:.0f}" for r in rates)
+            median = statistics.median(rates)
             print(
-                f"{backend:<10} {clients:>2} client(s): median {statistics.median(rates):7.1f} randomisations/s"
-                f"  (runs: {runs})",
+                f"{backend:<10} {clients:>2} client(s): median {median:7.1f} randomisations/s (runs: {runs})",
                 flush=True,
             )
 
