@@ -187,3 +187,22 @@ def test_bad_options_are_rejected(ref_counts, ref_samples, kwargs, match):
 def test_interaction_only_factor_needs_a_name(nested_fit):
     with pytest.raises(InputError, match="enters the design only through interactions"):
         nested_fit.results(("visit", "W12", "W0"))
+
+
+def test_lfc_shrinkage(ref_counts, ref_samples):
+    s = ref_samples[ref_samples["arm"] == "BARI4"]
+    from ssctrial.omics import fit_deseq
+
+    fit = fit_deseq(ref_counts.iloc[:300][s.index], s, "~ subject + visit")
+    mle = fit.results("visit_W12_vs_W0")
+    shr = fit.results("visit_W12_vs_W0", shrink=True)
+    assert shr.attrs["shrunk"] and not mle.attrs["shrunk"]
+    # p-values are those of the unshrunk Wald test (as DESeq2's lfcShrink)
+    pd.testing.assert_series_equal(shr["pvalue"], mle["pvalue"])
+    ok = mle["log2FoldChange"].notna()
+    # apeGLM shrinks towards 0: rarely larger in magnitude, and noisy (non-significant) genes most
+    assert (shr.loc[ok, "log2FoldChange"].abs() <= mle.loc[ok, "log2FoldChange"].abs() + 1e-3).mean() > 0.95
+    strong = mle["padj"] < 1e-6
+    assert (np.sign(shr.loc[strong, "log2FoldChange"]) == np.sign(mle.loc[strong, "log2FoldChange"])).all()
+    with pytest.raises(InputError, match="shrink=True needs a contrast that is one coefficient"):
+        fit.results((["visit_W12_vs_W0"], ["subject_BARI4-02_vs_BARI4-01"]), shrink=True)

@@ -304,6 +304,7 @@ class DESeqFit:
         test: Literal["wald", "lrt"] = "wald",
         reduced: str | None = None,
         alpha: float = 0.1,
+        shrink: bool = False,
     ) -> pd.DataFrame:
         """Extract a results table, as DESeq2's ``results()``.
 
@@ -317,11 +318,16 @@ class DESeqFit:
             Reduced formula for ``test="lrt"``; it must be nested in the full design.
         alpha
             Target FDR of independent filtering (DESeq2's default 0.1).
+        shrink
+            Replace ``log2FoldChange`` and ``lfcSE`` by apeGLM-shrunk values (Zhu, Ibrahim & Love
+            2019; PyDESeq2's ``lfc_shrink``, as DESeq2's ``lfcShrink(type="apeglm")``) for ranking
+            and plots; ``stat``, ``pvalue`` and ``padj`` stay those of the unshrunk test. Only for a
+            contrast that is a single coefficient; per-gene optimisation (slow on large data).
 
         Returns
         -------
         pandas.DataFrame
-            See :func:`deseq`.
+            See :func:`deseq`; ``attrs["shrunk"]`` tells whether LFCs were shrunk.
         """
         if test not in _TESTS:
             msg = f"test={test!r} is not allowed; allowed: 'wald', 'lrt'"
@@ -345,10 +351,19 @@ class DESeqFit:
                 st.statistics = pd.Series(stat, index=self.dds.var_names)
                 st.p_values = pd.Series(chi2.sf(stat, df), index=self.dds.var_names)
             st.summary()
+            if shrink:
+                single = np.flatnonzero(vec)
+                if single.size != 1 or vec[single[0]] != 1.0:
+                    msg = (f"shrink=True needs a contrast that is one coefficient (one of "
+                           f"{self.coef_names}); got {label!r}")
+                    raise InputError(msg)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", category=UserWarning)
+                    st.lfc_shrink(coeff=self.coef_names[int(single[0])])
         res = st.results_df[RESULT_COLUMNS].copy()
         res.index.name = "gene"
         res.attrs = {"design": self.design, "test": test, "contrast": label, "alpha": alpha,
-                     "backend": self.backend}
+                     "backend": self.backend, "shrunk": bool(shrink)}
         if test == "lrt":
             res.attrs.update({"reduced": reduced, "df": int(df)})
         return res
