@@ -10,7 +10,6 @@ from ssctrial.omics._enrich import compute_ora, create_ora_table, resolve_gene_s
 from ssctrial.omics._gsea import compute_enrichment_score, compute_gsea
 from ssctrial.omics._input import assert_counts, assert_omics_samples, coerce_counts, read_counts
 from ssctrial.omics._nbglm import BatchedInference, fit_nb_glm, nb_loglik
-from ssctrial.omics._pipeline import TranscriptomeResult, load_store_counts, run_transcriptome
 from ssctrial.omics._plots import (
     plot_go_dots,
     plot_heatmap,
@@ -20,6 +19,7 @@ from ssctrial.omics._plots import (
     plot_volcano,
 )
 from ssctrial.omics._qc import compute_vst, create_qc_table, filter_low_counts
+from ssctrial.omics._transcriptome import TranscriptomeResult, load_store_counts, run_transcriptome
 
 __all__ = [
     "BatchedInference",
