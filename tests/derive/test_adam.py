@@ -84,6 +84,10 @@ def test_adeff_criss_recomputed_from_components(trial):
     e = ds.adeff
     criss = e[(e["PARAMCD"] == "CRISS") & (e["AVISITCD"] == "W12") & e["AVAL"].notna()]
     assert len(criss) > 0
+    store = trial[0]
+    obs = store.observations()
+    organ = obs[(obs["instrument"] == "ORGAN") & obs["value"].str.lower().isin(["true", "1"])]
+    criss = criss[~criss["USUBJID"].isin(set(organ["subject"]))]  # step 1 is tested separately
     subject = criss.iloc[0]["USUBJID"]
     comp = e[(e["USUBJID"] == subject) & (e["AVISITCD"] == "W12") & (e["ANL01FL"] == "Y")].set_index(
         "PARAMCD"
@@ -118,3 +122,42 @@ def test_adae_rows_and_flags(trial):
     emergent = start >= pd.to_datetime(ds.adae["USUBJID"].map(trtsdt))
     assert (ds.adae["TRTEMFL"].eq("Y") == emergent).all()
     assert ds.adae["AETOXGR"].between(1, 5).all()
+
+
+def test_adsl_takes_baseline_characteristics_from_the_demog_form(trial):
+    store, _, ds = trial
+    obs = store.observations()
+    demog = obs[obs["instrument"] == "DEMOG"].pivot(index="subject", columns="item", values="value")
+    itt = ds.adsl[ds.adsl["ITTFL"] == "Y"].set_index("USUBJID")
+    np.testing.assert_allclose(itt["WEIGHTBL"], demog["weight_kg"].astype(float).reindex(itt.index), rtol=0)
+    assert (itt["SSCTYPE"] == demog["subtype"].reindex(itt.index)).all()
+    assert itt["BMIBL"].notna().all()
+
+
+def test_an_organ_event_forces_criss_to_zero_from_that_visit_on(tmp_path):
+    design = load_study("basics")
+    store = init_store(f"sqlite:///{tmp_path / 'organ.db'}", design, user="tester")
+    simulate_trial(design, n=6, seed=3, store=store, rnaseq=False, user="tester")
+    before = create_analysis_datasets(store, design).adeff
+    criss = before[(before["PARAMCD"] == "CRISS") & before["AVAL"].notna()]
+    subject = criss.loc[criss["AVAL"] > 0, "USUBJID"].iloc[0]
+    correction = pd.DataFrame(
+        {
+            "subject": [subject],
+            "visit": ["W12"],
+            "instrument": ["ORGAN"],
+            "item": ["renal_crisis"],
+            "value": [True],
+        }
+    )
+    store.record_observations(correction, user="tester", reason="renal crisis confirmed at week 12")
+    after = create_analysis_datasets(store, design).adeff
+    store.close()
+    rows = after[(after["USUBJID"] == subject) & (after["PARAMCD"] == "CRISS")].set_index("AVISITCD")
+    # Khanna 2016 Table 4 step 1: a new renal crisis makes the probability 0 (not improved)
+    assert rows.loc["W12", "AVAL"] == 0.0
+    assert rows.loc["W12", "CRIT1FL"] == "N"
+    if "W24" in rows.index and pd.notna(rows.loc["W24", "AVAL"]):
+        assert rows.loc["W24", "AVAL"] == 0.0
+    rcriss = after[(after["USUBJID"] == subject) & (after["PARAMCD"] == "RCRISS")].set_index("AVISITCD")
+    assert rcriss.loc["W12", "AVAL"] == 0.0

@@ -127,9 +127,16 @@ def test_reopened_store_round_trips_every_value(written):
     stored = open_store(f"sqlite:///{folder / 'trial.db'}").observations()
     keys = ["subject", "visit", "instrument", "item"]
     sim = result.trial.observations.astype({k: str for k in keys}).set_index(keys)["value"]
-    got = stored.set_index(keys)["value_num"].reindex(sim.index)
+    assert len(stored) == len(sim)
+    text = sim.map(lambda v: isinstance(v, str))
     # booleans are stored as 0/1 and integers exactly; numbers keep their 1-2 decimals
-    np.testing.assert_allclose(got.to_numpy(dtype=float), sim.to_numpy(dtype=float), rtol=0, atol=1e-9)
+    numbers = sim[~text]
+    got = stored.set_index(keys)["value_num"].reindex(numbers.index)
+    np.testing.assert_allclose(got.to_numpy(dtype=float), numbers.to_numpy(dtype=float), rtol=0, atol=1e-9)
+    # categorical answers (DEMOG subtype, autoantibody, ethnicity) are stored as their text
+    words = sim[text]
+    assert len(words) > 0
+    assert (stored.set_index(keys)["value"].reindex(words.index) == words).all()
 
 
 def test_store_keeps_the_study_file_text(tmp_path):

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -233,6 +233,67 @@ def screen_candidates(design: StudyDesign, params: SimulationParameters, *, n: i
     return _screen(design, params, n, component_rngs(seed))
 
 
+def _demog_observations(
+    design: StudyDesign, patients: pd.DataFrame, subjects: np.ndarray, visit: str
+) -> pd.DataFrame:
+    """Build the DEMOG form (baseline characteristics) of each randomised patient, at screening."""
+    from ssctrial.instruments import BACKGROUND_THERAPIES
+
+    if "DEMOG" not in {i for v in design.visits if v.code == visit for i in v.instruments}:
+        return pd.DataFrame(columns=["subject", "visit", "instrument", "item", "value"])
+    columns: dict[str, list[object]] = {
+        "weight_kg": [round(float(w), 1) for w in patients["weight_kg"]],
+        "ethnicity": [design.lung_equation.ethnicity] * len(patients),
+        "subtype": list(patients["subtype"]),
+        "disease_duration_months": [float(d) for d in patients["disease_duration_months"]],
+        "autoantibody": list(patients["autoantibody"]),
+    }
+    for name in BACKGROUND_THERAPIES:
+        if f"bg_{name}" in patients:
+            columns[f"bg_{name}"] = [bool(b) for b in patients[f"bg_{name}"]]
+    parts = [
+        pd.DataFrame(
+            {"subject": subjects, "visit": visit, "instrument": "DEMOG", "item": item, "value": values}
+        )
+        for item, values in columns.items()
+    ]
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values(["subject"], kind="stable").reset_index(drop=True)
+
+
+def _organ_observations(
+    design: StudyDesign, clin: dict, course: Any, subjects: np.ndarray, visit_codes: list[str]
+) -> pd.DataFrame:
+    """Build the ORGAN form at each attended follow-up visit: a step-1 event since the previous one."""
+    scheduled = {v.code for v in design.visits if "ORGAN" in v.instruments}
+    events = cast("dict[str, np.ndarray]", clin["events"])
+    rows: list[pd.DataFrame] = []
+    previous = np.zeros(len(subjects))
+    for v, code in enumerate(visit_codes):
+        day = course.day[:, v].astype(float)
+        attended = course.attended[:, v]
+        if code in scheduled and attended.any():
+            idx = np.flatnonzero(attended)
+            for name in ("renal_crisis", "fvc_decline", "lv_failure", "pah"):
+                when = events[name].astype(float)
+                happened = (when >= 0) & (when > previous) & (when <= day)
+                rows.append(
+                    pd.DataFrame(
+                        {
+                            "subject": subjects[idx],
+                            "visit": code,
+                            "instrument": "ORGAN",
+                            "item": name,
+                            "value": [bool(x) for x in happened[idx]],
+                        }
+                    )
+                )
+        previous = np.where(attended, day, previous)
+    if not rows:
+        return pd.DataFrame(columns=["subject", "visit", "instrument", "item", "value"])
+    return pd.concat(rows, ignore_index=True)
+
+
 def simulate_trial_data(
     design: StudyDesign,
     *,
@@ -330,6 +391,9 @@ def simulate_trial_data(
     if schedule.screening is not None:
         scr_items = simulate_screening_items(p, course, clin, patients, -gap[rand_idx], rngs, lung=lung)
         obs.insert(0, stack_items(scr_items, subj, [schedule.screening], np.ones((n, 1), bool), sched_map))
+    if schedule.screening is not None:
+        obs.append(_demog_observations(design, patients, subj, schedule.screening))
+    obs.append(_organ_observations(design, clin, course, subj, schedule.codes))
     observations = _concat_categorical(obs)
 
     # subjects table
