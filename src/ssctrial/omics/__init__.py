@@ -4,13 +4,13 @@ The fixed low-level entry point is :func:`deseq`; :func:`fit_deseq` fits once fo
 :func:`run_transcriptome` runs a study's whole transcriptome plan.
 """
 
-from ssctrial.omics._deseq import DESeqFit, create_model_matrix, deseq, fit_deseq
-from ssctrial.omics._designs import DEAnalysis, create_dose_design, create_nested_design, create_paired_design
-from ssctrial.omics._enrich import compute_ora, create_ora_table, resolve_gene_sets
-from ssctrial.omics._gsea import compute_enrichment_score, compute_gsea
-from ssctrial.omics._input import assert_counts, assert_omics_samples, coerce_counts, read_counts
-from ssctrial.omics._nbglm import BatchedInference, fit_nb_glm, nb_loglik
-from ssctrial.omics._plots import (
+from ssctrial.omics._de_designs import (
+    DEAnalysis,
+    create_dose_design,
+    create_nested_design,
+    create_paired_design,
+)
+from ssctrial.omics._de_plots import (
     plot_go_dots,
     plot_heatmap,
     plot_ma,
@@ -18,7 +18,12 @@ from ssctrial.omics._plots import (
     plot_pca,
     plot_volcano,
 )
-from ssctrial.omics._qc import compute_vst, create_qc_table, filter_low_counts
+from ssctrial.omics._deseq import DESeqFit, create_model_matrix, deseq, fit_deseq
+from ssctrial.omics._enrich import compute_ora, create_ora_table, resolve_gene_sets
+from ssctrial.omics._gsea import compute_enrichment_score, compute_gsea
+from ssctrial.omics._input import assert_counts, assert_omics_samples, coerce_counts, read_counts
+from ssctrial.omics._nbglm import BatchedInference, fit_nb_glm, nb_loglik
+from ssctrial.omics._rnaseq_qc import compute_vst, create_qc_table, filter_low_counts
 from ssctrial.omics._transcriptome import TranscriptomeResult, load_store_counts, run_transcriptome
 
 __all__ = [

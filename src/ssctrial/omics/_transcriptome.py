@@ -13,8 +13,13 @@ from typing import Any
 import pandas as pd
 
 from ssctrial.exceptions import InputError
+from ssctrial.omics._de_designs import (
+    DEAnalysis,
+    create_dose_design,
+    create_nested_design,
+    create_paired_design,
+)
 from ssctrial.omics._deseq import fit_deseq
-from ssctrial.omics._designs import DEAnalysis, create_dose_design, create_nested_design, create_paired_design
 from ssctrial.omics._enrich import create_ora_table, resolve_gene_sets
 from ssctrial.omics._gsea import compute_gsea
 from ssctrial.omics._input import assert_omics_samples, coerce_counts
@@ -183,7 +188,7 @@ def run_transcriptome(
     say(f"{mat.shape[0]} samples x {mat.shape[1]} genes; arms {arms} (control {reference}); {fup} vs {base}")
 
     # low-count filter on the samples analysed
-    from ssctrial.omics._qc import compute_vst, create_qc_table, filter_low_counts
+    from ssctrial.omics._rnaseq_qc import compute_vst, create_qc_table, filter_low_counts
 
     used = samples[samples["visit"].astype(str).isin([base, fup]) & samples["arm"].astype(str).isin(arms)]
     kept, rule = filter_low_counts(mat.loc[used.index].T, used, min_count=min_count)
@@ -312,7 +317,7 @@ def _write_outputs(
 
 def _write_figures(res: TranscriptomeResult, fig_dir: Path, *, vst: pd.DataFrame | None,
                    samples: pd.DataFrame) -> list[str]:
-    from ssctrial.omics._plots import (
+    from ssctrial.omics._de_plots import (
         HIGHLIGHT,
         plot_go_dots,
         plot_heatmap,
