@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -94,7 +94,7 @@ def power(
         distribution=distribution,
     )
     out.mkdir(parents=True, exist_ok=True)
-    opts = {"sims": sims, "seed": seed, "chunk_size": chunk_size, "scheduler": scheduler}
+    opts: dict[str, Any] = {"sims": sims, "seed": seed, "chunk_size": chunk_size, "scheduler": scheduler}
     opts["local_cluster"] = local_cluster
     if quiet:
         result = run_power(grid, **opts)
@@ -134,20 +134,20 @@ def power(
     show = Table(title=f"Power ({sims} trials per scenario)")
     for col in ("method", "n", "contrast", "effect", "dropout", "power", "power_se", "type1_error"):
         show.add_column(col, justify="right")
-    for r in table.itertuples(index=False):
+    for r in table.to_dict("records"):
         show.add_row(
-            r.method, str(r.n), r.contrast, f"{r.effect:.3g}", f"{r.dropout:g}", f"{r.power:.3f}",
-            f"{r.power_se:.3f}", f"{r.type1_error:.3f}",
+            str(r["method"]), str(r["n"]), str(r["contrast"]), f"{r['effect']:.3g}", f"{r['dropout']:g}",
+            f"{r['power']:.3f}", f"{r['power_se']:.3f}", f"{r['type1_error']:.3f}",
         )  # fmt: skip
     console.print(show)
-    for r in sizes.itertuples(index=False):
-        if np.isnan(r.n_grid):
-            console.print(f"{r.method}: power {target:.0%} not reached by n = {max(ns)} per arm")
+    for r in sizes.to_dict("records"):
+        if np.isnan(float(r["n_grid"])):
+            console.print(f"{r['method']}: power {target:.0%} not reached by n = {max(ns)} per arm")
         else:
             console.print(
-                f"{r.method}, effect {r.effect:.3g}, dropout {r.dropout:g}: n = {int(r.n_grid)} per arm "
-                f"reaches power {r.power_at_n:.3f} (interpolated {r.n_interpolated:.1f}; "
-                f"95% MC range {r.n_low:.1f} to {r.n_high:.1f})"
+                f"{r['method']}, effect {r['effect']:.3g}, dropout {r['dropout']:g}: n = {int(r['n_grid'])} "
+                f"per arm reaches power {r['power_at_n']:.3f} (interpolated {r['n_interpolated']:.1f}; "
+                f"95% MC range {r['n_low']:.1f} to {r['n_high']:.1f})"
             )
     console.print(f"Wrote {out}/power.csv, sample_size.csv, power_curve.png, run.json")
 

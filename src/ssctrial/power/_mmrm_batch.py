@@ -88,7 +88,11 @@ def analyse_mmrm(batch: TrialBatch) -> BatchResult:
                 V = fit._vcov_matrix("kenward-roger")
                 est[i] = C @ fit.beta_
                 se[i] = np.sqrt(np.sum((C @ V) * C, axis=1))
-                df[i] = satterthwaite_df(C, fit._res.phi, fit._res.G, fit._W)
+                G = fit._res.G
+                if G is None:  # the engine always fills G at the optimum (order 2)
+                    msg = "no derivative matrices at the optimum"
+                    raise np.linalg.LinAlgError(msg)
+                df[i] = satterthwaite_df(C, fit._res.phi, G, fit._W)
         except (InputError, ConvergenceWarning, np.linalg.LinAlgError):
             failed += 1
             continue
