@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
-from omics_refdata import read_ref
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "omics"  # see its README.md
+
+
+def read_ref(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / name, index_col=0)
 
 
 @pytest.fixture(scope="session")

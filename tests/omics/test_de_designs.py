@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
-from omics_refdata import read_ref
 
 from ssctrial.exceptions import InputError
 from ssctrial.omics import (
@@ -16,6 +17,12 @@ from ssctrial.omics import (
     deseq,
     fit_deseq,
 )
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "omics"  # see its README.md
+
+
+def read_ref(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / name, index_col=0)
 
 ARMS = ["CTRL", "BARI2", "BARI4"]
 

@@ -7,11 +7,19 @@ SYT17 up in BARI4 (0.45 x in BARI2, none in CTRL).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
-from omics_refdata import read_ref
 
 from ssctrial.omics import run_transcriptome
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "omics"  # see its README.md
+
+
+def read_ref(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / name, index_col=0)
 
 PLANTED_TERMS = ["GO:0001819", "GO:0002253", "GO:0002757"]
 
