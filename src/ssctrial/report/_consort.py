@@ -73,10 +73,10 @@ def plot_consort(flow: ConsortFlow) -> Figure:
 
     n_arms = len(flow.arms)
     width = max(8.0, 3.2 * n_arms)
-    fig = plt.figure(figsize=(width, 9.0))
+    fig = plt.figure(figsize=(width, 8.4))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(0, width)
-    ax.set_ylim(0, 9)
+    ax.set_ylim(0.55, 8.95)
     ax.axis("off")
     box = {"boxstyle": "square,pad=0.4", "facecolor": "white", "edgecolor": "#333333", "linewidth": 0.9}
     stage = {"boxstyle": "round,pad=0.3", "facecolor": "#dbe9f4", "edgecolor": "#0b6e99"}

@@ -62,15 +62,17 @@ class Figure:
 
     @classmethod
     def from_matplotlib(
-        cls, name: str, title: str, figure: MplFigure, *, caption: str = "", dpi: int = 150
+        cls, name: str, title: str, figure: MplFigure, *, caption: str = "", dpi: int = 120
     ) -> Figure:
         """Render a matplotlib figure (and close it) into a :class:`Figure`."""
         import matplotlib.pyplot as plt
 
+        # Figures are laid out by their makers (tight_layout / fixed axes), so no "tight" bounding
+        # box here: that would draw every figure twice more.
         png = io.BytesIO()
-        figure.savefig(png, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        figure.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
         svg = io.StringIO()
-        figure.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
+        figure.savefig(svg, format="svg", metadata={"Date": None})
         width, height = figure.get_size_inches()
         plt.close(figure)
         return cls(
