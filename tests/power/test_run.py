@@ -94,3 +94,12 @@ def test_dask_cluster_gives_identical_results():
         assert len(client.scheduler_info()["workers"]) == 2
         remote = run_power(grid, sims=400, seed=5, chunk_size=100, client=client)
     pd.testing.assert_frame_equal(local.table, remote.table)
+
+
+@pytest.mark.parametrize("method", ["ancova", "wilcoxon", "mmrm"])
+def test_trials_that_cannot_be_analysed_are_counted_not_raised(method):
+    # 3 per arm and 60 % dropout: some trials have an arm with nobody left at week 12
+    grid = create_scenario_grid(n=3, dropout=0.6, method=method, arms=("BARI4", "CTRL"))
+    row = run_power(grid, sims=60, seed=1, chunk_size=30).table.iloc[0]
+    assert 0 < row["failed"] < 60
+    assert 0 <= row["power"] <= 1 and 0 <= row["type1_error"] <= 1

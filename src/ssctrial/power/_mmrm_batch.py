@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ssctrial.exceptions import ConvergenceWarning, InputError, StatisticalWarning
+from ssctrial.exceptions import ConvergenceWarning, InputError
 from ssctrial.power._analysis import BatchResult, _planned_correlation
 from ssctrial.power._model import TrialBatch
 from ssctrial.stats._mmrm import MMRMFit, _Config, _Prepared
@@ -81,8 +81,10 @@ def analyse_mmrm(batch: TrialBatch) -> BatchResult:
         X = mmrm_design(batch.base[i], arms, n_arms, nv)
         try:
             with warnings.catch_warnings():
+                # ill-conditioned intermediate steps (scipy LinAlgWarning, numpy RuntimeWarning) are
+                # the optimiser's business; a fit that does not converge is a failed trial
+                warnings.simplefilter("ignore")
                 warnings.simplefilter("error", ConvergenceWarning)
-                warnings.simplefilter("ignore", StatisticalWarning)
                 fit = _fit_one(X, batch.chg[i], batch.observed[i], visits)
                 # as MMRMFit._estimate_rows(C, "kenward-roger"), without building a DataFrame
                 V = fit._vcov_matrix("kenward-roger")
@@ -93,7 +95,7 @@ def analyse_mmrm(batch: TrialBatch) -> BatchResult:
                     msg = "no derivative matrices at the optimum"
                     raise np.linalg.LinAlgError(msg)
                 df[i] = satterthwaite_df(C, fit._res.phi, G, fit._W)
-        except (InputError, ConvergenceWarning, np.linalg.LinAlgError):
+        except (InputError, ConvergenceWarning, np.linalg.LinAlgError, ValueError, FloatingPointError):
             failed += 1
             continue
     with np.errstate(divide="ignore", invalid="ignore"):
