@@ -104,6 +104,6 @@ def test_trials_that_cannot_be_analysed_are_counted_not_raised(method, n, arms):
     # few patients and heavy dropout: some trials have an arm with nobody left at week 12, or an
     # unstructured covariance that cannot be estimated (MMRM)
     grid = create_scenario_grid(n=n, dropout=0.6, method=method, arms=arms)
-    row = run_power(grid, sims=60, seed=1, chunk_size=30).table.iloc[0]
-    assert 0 < row["failed"] < 60
+    row = run_power(grid, sims=20, seed=1, chunk_size=10).table.iloc[0]
+    assert 0 < row["failed"] < 20
     assert 0 <= row["power"] <= 1 and 0 <= row["type1_error"] <= 1
