@@ -93,6 +93,9 @@ def test_dask_cluster_gives_identical_results():
     ):
         assert len(client.scheduler_info()["workers"]) == 2
         remote = run_power(grid, sims=400, seed=5, chunk_size=100, client=client)
+        # the same through the scheduler's address, as `ssctrial power --scheduler tcp://...`
+        by_address = run_power(grid, sims=400, seed=5, chunk_size=100, scheduler=cluster.scheduler_address)
+    pd.testing.assert_frame_equal(local.table, by_address.table)
     pd.testing.assert_frame_equal(local.table, remote.table)
 
 
