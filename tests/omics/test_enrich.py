@@ -122,3 +122,23 @@ def test_user_gmt(tmp_path):
     assert set(res["ontology"]) == {"user"}
     assert res.iloc[0]["term"] == "S1"
     assert res.iloc[0]["source"] == f"user GMT {p}"
+
+
+def test_filter_redundant_terms():
+    from ssctrial.omics import filter_redundant_terms
+
+    ora = pd.DataFrame({
+        "ontology": "BP", "direction": "all",
+        "term": ["parent", "child", "other", "child2"],
+        "pvalue": [1e-10, 1e-8, 1e-6, 1e-5],
+        "genes": ["A/B/C/D/E", "A/B/C/D", "X/Y/Z", "A/X"],
+    })
+    ora.attrs["release"] = "GO 2022-07-01"
+    out = filter_redundant_terms(ora, max_jaccard=0.7)
+    # child shares 4/5 genes with parent (Jaccard 0.8): dropped; child2 overlaps little: kept
+    assert list(out["term"]) == ["parent", "other", "child2"]
+    assert out.attrs["release"] == "GO 2022-07-01"
+    loose = filter_redundant_terms(ora, max_jaccard=0.9)
+    assert list(loose["term"]) == ["parent", "child", "other", "child2"]
+    with pytest.raises(InputError, match="max_jaccard=0 must be in"):
+        filter_redundant_terms(ora, max_jaccard=0)

@@ -19,7 +19,7 @@ from ssctrial.omics._de_plots import (
     plot_volcano,
 )
 from ssctrial.omics._deseq import DESeqFit, create_model_matrix, deseq, fit_deseq
-from ssctrial.omics._enrich import compute_ora, create_ora_table, resolve_gene_sets
+from ssctrial.omics._enrich import compute_ora, create_ora_table, filter_redundant_terms, resolve_gene_sets
 from ssctrial.omics._gsea import compute_enrichment_score, compute_gsea
 from ssctrial.omics._input import assert_counts, assert_omics_samples, coerce_counts, read_counts
 from ssctrial.omics._nbglm import BatchedInference, fit_nb_glm, nb_loglik
@@ -46,6 +46,7 @@ __all__ = [
     "create_qc_table",
     "deseq",
     "filter_low_counts",
+    "filter_redundant_terms",
     "fit_deseq",
     "fit_nb_glm",
     "load_store_counts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from scipy.stats import false_discovery_control, hypergeom
 from ssctrial.datasets import GeneSet, go_provenance, load_go_gene_sets
 from ssctrial.exceptions import InputError
 
-__all__ = ["compute_ora", "create_ora_table", "resolve_gene_sets"]
+__all__ = ["compute_ora", "create_ora_table", "filter_redundant_terms", "resolve_gene_sets"]
 
 logger = logging.getLogger(__name__)
 
@@ -242,4 +243,45 @@ def create_ora_table(
     else:
         out = pd.DataFrame(columns=["ontology", "direction", *ORA_COLUMNS])
     out.attrs["release"] = tables[0].attrs.get("release", "") if tables else ""
+    return out
+
+
+def filter_redundant_terms(ora: pd.DataFrame, *, max_jaccard: float = 0.7) -> pd.DataFrame:
+    """Drop terms whose overlap genes largely repeat those of a more significant term (for display).
+
+    Parameters
+    ----------
+    ora
+        An over-representation table (:func:`compute_ora`; columns ``pvalue`` and ``genes``). With
+        ``ontology``/``direction`` columns, each combination is collapsed separately.
+    max_jaccard
+        A term is dropped when the Jaccard index of its overlap genes with those of a term already
+        kept (in p-value order) is at least this value. GO's parent/child terms often share most
+        DE genes; this keeps the most significant of each such group.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The kept rows, in the input order, with ``attrs`` preserved.
+    """
+    for col in ("pvalue", "genes"):
+        if col not in ora.columns:
+            msg = f"ora lacks column {col!r}; pass a compute_ora/create_ora_table result"
+            raise InputError(msg)
+    if not (isinstance(max_jaccard, float | int) and 0 < max_jaccard <= 1):
+        msg = f"max_jaccard={max_jaccard!r} must be in (0, 1]"
+        raise InputError(msg)
+    keys = [c for c in ("ontology", "direction") if c in ora.columns]
+    keep_idx: list[Any] = []
+    groups = ora.groupby(keys, sort=False, dropna=False) if keys else [((), ora)]
+    for _, grp in groups:
+        kept: list[set[str]] = []
+        for idx, row in grp.sort_values("pvalue", kind="stable").iterrows():
+            genes = set(str(row["genes"]).split("/")) if row["genes"] else set()
+            if any(len(genes & k) / max(len(genes | k), 1) >= max_jaccard for k in kept):
+                continue
+            kept.append(genes)
+            keep_idx.append(idx)
+    out = ora.loc[[i for i in ora.index if i in set(keep_idx)]].copy()
+    out.attrs = dict(ora.attrs)
     return out

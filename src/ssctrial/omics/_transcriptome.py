@@ -20,7 +20,7 @@ from ssctrial.omics._de_designs import (
     create_paired_design,
 )
 from ssctrial.omics._deseq import fit_deseq
-from ssctrial.omics._enrich import create_ora_table, resolve_gene_sets
+from ssctrial.omics._enrich import create_ora_table, filter_redundant_terms, resolve_gene_sets
 from ssctrial.omics._gsea import compute_gsea
 from ssctrial.omics._input import assert_omics_samples, coerce_counts
 
@@ -351,6 +351,7 @@ def _write_figures(res: TranscriptomeResult, fig_dir: Path, *, vst: pd.DataFrame
     for label, t in res.ora.items():
         sub = t[(t["direction"] == "all") & (t["ontology"].isin(["BP", "user"]))]
         if len(sub):
+            sub = filter_redundant_terms(sub)
             save(plot_go_dots(sub, title=f"{label}: GO BP"), f"go_dots_{label}.png")
     return files
 
