@@ -13,6 +13,7 @@ from ssctrial.randomize._allocate import (
     reproduce_allocation_list,
 )
 from ssctrial.randomize._blocks import check_ratio, permuted_block_list
+from ssctrial.randomize._bulk_allocate import randomize_subjects
 from ssctrial.randomize._minimisation import Minimisation, minimise
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "minimise",
     "permuted_block_list",
     "randomize_subject",
+    "randomize_subjects",
     "reproduce_allocation_list",
     "create_allocation_list",
 ]

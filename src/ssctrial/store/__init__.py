@@ -9,6 +9,7 @@ item-level data; :func:`import_csv` and :func:`export_tables` move files in and 
 from __future__ import annotations
 
 from ssctrial.store._audit import GENESIS_HASH, AuditReport, audit_row_hash, verify_audit_chain
+from ssctrial.store._bulk_subjects import SubjectBatchError
 from ssctrial.store._engine import DEFAULT_URL, create_store_engine
 from ssctrial.store._events import record_adverse_event, record_sample
 from ssctrial.store._io import ImportReport, export_tables, import_csv, read_import_file
@@ -41,6 +42,7 @@ from ssctrial.store._observations import (
 from ssctrial.store._store import CONCEALED_TABLES, PERMISSIONS, Store, init_store, open_store
 
 __all__ = [
+    "SubjectBatchError",
     "AE_OUTCOMES",
     "AE_RELATEDNESS",
     "CONCEALED_TABLES",

@@ -233,6 +233,74 @@ class Store:
 
         update_subject_status(self, subject_id, status, user=user, reason=reason)
 
+    def enroll_subjects(self, frame: pd.DataFrame, *, user: str) -> pd.DataFrame:
+        """Enrol (screen) many subjects in one transaction, all or nothing.
+
+        Parameters
+        ----------
+        frame
+            One row per subject: ``subject_id``, ``consent_date``, ``sex``; the stratification
+            factors either as one column per factor code (``SUBTYPE``, ``DURATION``) or as a
+            ``strata`` column of mappings; optional ``site``, ``birth_date``, ``height_cm``
+            (a missing cell, None/NaN/NaT, means not given).
+        user
+            Who enrols (investigator or admin).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The stored values, one row per subject in frame order (as :meth:`enroll_subject`
+            returns for one).
+
+        Raises
+        ------
+        SubjectBatchError
+            Any row has bad input (each checked with the rules and messages of
+            :meth:`enroll_subject`), an unknown site, or a subject id repeated in the frame;
+            ``errors`` lists every problem. Nothing is written.
+        StateError
+            Otherwise valid rows name subjects already enrolled (all listed). Nothing is written.
+
+        Notes
+        -----
+        One write transaction: the rows are inserted with one ``executemany`` and their audit
+        rows (the same content as :meth:`enroll_subject` writes) are appended to the chain in one
+        go, in frame order.
+        """
+        from ssctrial.store._bulk_subjects import enroll_subjects
+
+        return enroll_subjects(self, frame, user=user)
+
+    def update_subject_statuses(self, frame: pd.DataFrame, *, user: str) -> int:
+        """Change the status of many subjects in one transaction, all or nothing.
+
+        Parameters
+        ----------
+        frame
+            ``subject_id``, ``status`` and optional ``reason`` (needed for ``screen_failed``
+            and ``withdrawn``).
+        user
+            Who changes them.
+
+        Returns
+        -------
+        int
+            Number of subjects updated.
+
+        Raises
+        ------
+        SubjectBatchError
+            Bad status, missing reason or a subject repeated in the frame (every row listed).
+        NotFoundError
+            Unknown subject(s).
+        StateError
+            A change the rules of :meth:`update_subject_status` refuse (e.g. completing a
+            subject never randomised). Nothing is written in any case.
+        """
+        from ssctrial.store._bulk_subjects import update_subject_statuses
+
+        return update_subject_statuses(self, frame, user=user)
+
     def record_visit(
         self, subject_id: str, visit: str, *, user: str, visit_date: date | str, reason: str | None = None
     ) -> None:

@@ -66,19 +66,20 @@ def get_subject(session: Session, subject_id: str) -> Subject:
     return row
 
 
-def enroll_subject(
+def check_enrolment(
     store: Store,
     subject_id: str,
     *,
-    user: str,
     consent_date: date | str,
     sex: str,
     strata: Mapping[str, str],
-    site: str | None = None,
     birth_date: date | str | None = None,
     height_cm: float | None = None,
 ) -> dict[str, Any]:
-    """Enrol (screen) a subject; see :meth:`Store.enroll_subject`."""
+    """Check one subject's enrolment fields (no database); return them canonicalised.
+
+    Raises :class:`InputError` with the same messages for the single and the bulk enrolment path.
+    """
     from ssctrial.store._store import as_date
 
     check_subject_id(subject_id)
@@ -134,7 +135,46 @@ def enroll_subject(
         need = "; ".join(f"{c} (one of {', '.join(known[c].levels)})" for c in missing)
         msg = f"subject {subject_id}: stratification factor(s) missing: {need}"
         raise InputError(msg)
-    stratum = design.stratum_key(strata)
+    return {
+        "consent_date": consent,
+        "sex": sex_value,
+        "birth_date": born,
+        "height_cm": height_cm,
+        "strata_map": strata,
+        "stratum": design.stratum_key(strata),
+    }
+
+
+def enroll_subject(
+    store: Store,
+    subject_id: str,
+    *,
+    user: str,
+    consent_date: date | str,
+    sex: str,
+    strata: Mapping[str, str],
+    site: str | None = None,
+    birth_date: date | str | None = None,
+    height_cm: float | None = None,
+) -> dict[str, Any]:
+    """Enrol (screen) a subject; see :meth:`Store.enroll_subject`."""
+    checked = check_enrolment(
+        store,
+        subject_id,
+        consent_date=consent_date,
+        sex=sex,
+        strata=strata,
+        birth_date=birth_date,
+        height_cm=height_cm,
+    )
+    consent, sex_value, born, height_cm = (
+        checked["consent_date"],
+        checked["sex"],
+        checked["birth_date"],
+        checked["height_cm"],
+    )
+    strata = checked["strata_map"]
+    stratum = checked["stratum"]
     with store.session() as s:
         store.check_role(s, user, "enroll")
         if site is None:
@@ -340,6 +380,7 @@ def write_visit(
 
 __all__ = [
     "check_date",
+    "check_enrolment",
     "check_randomised",
     "check_subject_id",
     "check_window",
