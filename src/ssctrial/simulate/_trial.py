@@ -1,7 +1,9 @@
 """Run a simulated trial through the store: enrol, randomise, capture, report AEs and samples.
 
 Everything enters the database through the same validated API that data capture uses
-(:meth:`~ssctrial.store.Store.enroll_subject`, :func:`ssctrial.randomize.randomize_subject`,
+(:meth:`~ssctrial.store.Store.enroll_subjects`, :meth:`~ssctrial.store.Store.update_subject_statuses`,
+:func:`ssctrial.randomize.randomize_subjects`: the bulk forms of the single-subject calls, with the same
+validation and audit content, one transaction per batch;
 :meth:`~ssctrial.store.Store.record_observations`, :meth:`~ssctrial.store.Store.record_adverse_event`,
 :meth:`~ssctrial.store.Store.record_sample`).
 """
@@ -35,6 +37,8 @@ logger = logging.getLogger(__name__)
 SIMULATOR_USER = "simulator"
 #: Subjects whose observations are written per call of ``record_observations`` (memory, progress).
 _CHUNK_SUBJECTS = 500
+#: Screened people enrolled (and randomised) per transaction.
+_CHUNK_ENROL = 2_000
 #: Offset of the allocation-list seed from the simulation seed (keeps the two streams apart).
 _ALLOCATION_SEED_KEY = 7919
 
@@ -172,14 +176,16 @@ def simulate_trial(
     -----
     Order of events, as in a real trial: each screened person is enrolled (consent date, sex,
     strata, birth date, height); screen failures get status ``screen_failed`` with the reason;
-    the others are randomised by :func:`ssctrial.randomize.randomize_subject` from a concealed
-    list created with a seed derived from ``seed``. The outcomes are then simulated given the
+    the others are randomised in order of arrival by :func:`ssctrial.randomize.randomize_subjects`
+    (batches of 2,000 screened people, each batch one transaction per step; the allocations are
+    those of one-by-one :func:`~ssctrial.randomize.randomize_subject` calls in that order) from a
+    concealed list created with a seed derived from ``seed``. The outcomes are then simulated given the
     allocated arms and recorded with their visit dates; withdrawn and completed subjects get
     their final status; adverse events and samples follow. Entry timestamps and the audit
     trail record when the simulation ran, so two runs differ only there.
     """
     from ssctrial.design import StudyDesign, load_study
-    from ssctrial.randomize import create_allocation_list, randomize_subject
+    from ssctrial.randomize import create_allocation_list, randomize_subjects
 
     source = design
     if not isinstance(design, StudyDesign):
@@ -213,27 +219,40 @@ def simulate_trial(
     t = time.perf_counter()
     subjects = screened.subjects
     total = len(subjects)
-    arms: list[str] = []
     factors = [f.code for f in sized.stratification_factors]
-    for k, row in enumerate(subjects.to_dict("records")):
-        st.enroll_subject(
-            row["subject"],
-            user=user,
-            consent_date=row["consent_date"],
-            sex=row["sex"],
-            strata={f: row[f] for f in factors},
-            site=row["site"],
-            birth_date=row["birth_date"],
-            height_cm=float(row["height_cm"]),
+    arms: list[str] = []
+    # in batches, each in one audited transaction: enrol, record screen failures, then randomise the
+    # eligible in order of arrival (the allocations equal one-by-one randomisation in that order)
+    for start in range(0, total, _CHUNK_ENROL):
+        part = subjects.iloc[start : start + _CHUNK_ENROL]
+        frame = pd.DataFrame(
+            {
+                "subject_id": part["subject"].astype(str).to_numpy(),
+                "consent_date": part["consent_date"].to_numpy(dtype=object),
+                "sex": part["sex"].to_numpy(dtype=object),
+                "site": part["site"].to_numpy(dtype=object),
+                "birth_date": part["birth_date"].to_numpy(dtype=object),
+                "height_cm": part["height_cm"].astype(float).to_numpy(),
+                **{f: part[f].astype(str).to_numpy() for f in factors},
+            }
         )
-        if row["screen_failed"]:
-            st.update_subject_status(
-                row["subject"], "screen_failed", user=user, reason=row["screen_failure_reason"]
+        st.enroll_subjects(frame, user=user)
+        failed = part["screen_failed"].astype(bool).to_numpy()
+        if failed.any():
+            st.update_subject_statuses(
+                pd.DataFrame(
+                    {
+                        "subject_id": part["subject"].astype(str).to_numpy()[failed],
+                        "status": "screen_failed",
+                        "reason": part["screen_failure_reason"].to_numpy(dtype=object)[failed],
+                    }
+                ),
+                user=user,
             )
-        else:
-            arms.append(randomize_subject(st, row["subject"], user=user).arm)
-        if (k + 1) % 50 == 0 or k + 1 == total:
-            report("enrol", k + 1, total)
+        eligible = part["subject"].astype(str).to_numpy()[~failed].tolist()
+        if eligible:
+            arms += [rec.arm for rec in randomize_subjects(st, eligible, user=user)]
+        report("enrol", min(start + _CHUNK_ENROL, total), total)
     timings["enrol_randomise"] = time.perf_counter() - t
 
     # outcomes given the allocated arms
@@ -257,11 +276,23 @@ def simulate_trial(
         st.record_observations(part.reset_index(drop=True), user=user)
         written += len(part)
         report("observations", written, len(obs))
-    for row in trial.subjects[["subject", "status", "withdrawal_reason"]].to_dict("records"):
-        if row["status"] == "withdrawn":
-            st.update_subject_status(row["subject"], "withdrawn", user=user, reason=row["withdrawal_reason"])
-        elif row["status"] == "completed":
-            st.update_subject_status(row["subject"], "completed", user=user)
+    final = trial.subjects.loc[
+        trial.subjects["status"].isin(["withdrawn", "completed"]), ["subject", "status", "withdrawal_reason"]
+    ]
+    if len(final):
+        reasons = np.where(
+            final["status"] == "withdrawn", final["withdrawal_reason"].to_numpy(dtype=object), None
+        )
+        st.update_subject_statuses(
+            pd.DataFrame(
+                {
+                    "subject_id": final["subject"].astype(str).to_numpy(),
+                    "status": final["status"].astype(str).to_numpy(),
+                    "reason": reasons,
+                }
+            ),
+            user=user,
+        )
     timings["observations"] = time.perf_counter() - t
 
     t = time.perf_counter()
