@@ -137,6 +137,53 @@ def append_audit(
     return len(rows)
 
 
+def append_audit_inserts(
+    session: Session,
+    table: str,
+    records: Sequence[str],
+    new: Sequence[str],
+    *,
+    user: str,
+    at: datetime | None = None,
+) -> int:
+    """Append one ``insert`` audit row per record (no old value, no reason): the bulk-insert path.
+
+    Exactly the rows :func:`append_audit` writes for the entries
+    ``("insert", table, record, None, new_json, None)``, built without a tuple per entry.
+    """
+    n = len(records)
+    if n != len(new):
+        msg = f"append_audit_inserts: {n} records but {len(new)} new values"
+        raise ValueError(msg)
+    if n == 0:
+        return 0
+    stamp = iso(at or now_utc())
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).one()
+    seq, prev = int(head.seq), str(head.hash)
+    sep = _SEP
+    # same bytes as audit_row_hash(prev, (seq, stamp, user, "insert", table, record, None, new, None))
+    middle = f"{sep}{stamp}{sep}{user}{sep}insert{sep}{table}{sep}"
+    after_record = f"{sep}{_NULL}{sep}"
+    tail = f"{sep}{_NULL}"
+    sha256 = hashlib.sha256
+    rows: list[tuple[Any, ...]] = [None] * n  # type: ignore[list-item]
+    for k in range(n):
+        seq += 1
+        record = records[k]
+        value = new[k]
+        digest = sha256(f"{prev}{sep}{seq}{middle}{record}{after_record}{value}{tail}".encode()).hexdigest()
+        rows[k] = (seq, stamp, user, "insert", table, record, None, value, None, prev, digest)
+        prev = digest
+    conn = session.connection()
+    sql = insert_sql(conn, "audit_log", _AUDIT_COLUMNS)
+    for start in range(0, n, 50_000):
+        conn.exec_driver_sql(sql, rows[start : start + 50_000])
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+    return n
+
+
 _AUDIT_COLUMNS = (
     "id",
     "at",

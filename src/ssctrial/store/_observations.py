@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import insert, select, update
 
 from ssctrial.exceptions import InputError, NotFoundError
-from ssctrial.store._audit import append_audit, insert_sql, now_utc
+from ssctrial.store._audit import append_audit, append_audit_inserts, insert_sql, now_utc
 from ssctrial.store._models import Allocation, Observation, Subject, Visit
 from ssctrial.store._subjects import today
 
@@ -232,6 +232,8 @@ def _validate(
     converted_dates = np.full(n, None, dtype=object)
     groups = df.groupby(["instrument", "item"], sort=False).indices
     instruments: dict[str, Any] = {}
+    unit_in_all = df["unit_in"].to_numpy()
+    any_unit = bool(df["unit_in"].notna().any())  # once, not per (instrument, item)
     for (inst_code, item_code), idx in groups.items():
         if inst_code not in instruments:
             try:
@@ -288,7 +290,7 @@ def _validate(
             is_date_item[idx] = True
             converted_dates[idx] = conv
         # units
-        units_in = df["unit_in"].to_numpy()[idx] if df["unit_in"].notna().any() else None
+        units_in = unit_in_all[idx] if any_unit else None
         if units_in is not None:
             given = np.array([not _is_missing(u) for u in units_in], dtype=bool)
             if given.any():
@@ -326,22 +328,7 @@ def _validate(
                 flag(_one(n, i), f"date {d.isoformat()} is before consent ({consent[i].isoformat()})")
     visit_dates = np.full(n, None, dtype=object)
     if df["visit_date_raw"].notna().any():
-        from ssctrial.store._store import as_date
-
-        for i, raw in enumerate(df["visit_date_raw"].to_numpy()):
-            if _is_missing(raw):
-                continue
-            try:
-                d = as_date(raw, field="visit_date")
-            except InputError as exc:
-                flag(_one(n, i), str(exc))
-                continue
-            if d is not None and d > limit:
-                flag(_one(n, i), f"visit_date {d.isoformat()} is in the future")
-            elif d is not None and consent[i] is not None and d < consent[i]:
-                flag(_one(n, i), f"visit_date {d.isoformat()} is before consent ({consent[i].isoformat()})")
-            else:
-                visit_dates[i] = d
+        _parse_visit_dates(df, consent, limit, visit_dates, flag)
     if any(d is not None for d in visit_dates):
         _check_visit_dates(store, conn, df, visit_dates, flag)
     # --- duplicates within the input
@@ -399,6 +386,67 @@ def _normalise(column: pd.Series, fn: Callable[[str], str]) -> np.ndarray:
     return cleaned[codes]
 
 
+def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with equal values in all ``columns``: ``(first row of each distinct key, key of each row)``.
+
+    Values are compared as :func:`pandas.factorize` does (missing values form one key of their own).
+    """
+    codes = np.stack([pd.factorize(c, use_na_sentinel=False)[0] for c in columns], axis=1)
+    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+def _has_numbers(values: np.ndarray) -> bool:
+    """Whether an object array holds booleans or numbers.
+
+    :func:`pandas.factorize` merges ``True``, ``1`` and ``1.0``, whose messages differ, so such
+    rows must be checked one by one.
+    """
+    numbers = bool | np.bool_ | int | float | np.number
+    return any(isinstance(u, numbers) and not _is_missing(u) for u in pd.unique(values))
+
+
+def _parse_visit_dates(
+    df: pd.DataFrame, consent: np.ndarray, limit: date, visit_dates: np.ndarray, flag: Callable[..., None]
+) -> None:
+    """Parse and check the ``visit_date`` column; set ``visit_dates`` of the good rows.
+
+    Each distinct (subject, raw value) is parsed and checked once, and the outcome (date or the
+    message) given to every row that has it: the same messages, row by row, as checking each row.
+    """
+    from ssctrial.store._store import as_date
+
+    raws = df["visit_date_raw"].to_numpy()
+    n = len(raws)
+    if _has_numbers(raws):
+        first, inverse = np.arange(n), np.arange(n)
+    else:
+        first, inverse = _distinct_rows(df["subject"].to_numpy(), raws)
+    n_keys = len(first)
+    out = np.full(n_keys, None, dtype=object)
+    errs = np.full(n_keys, None, dtype=object)
+    for k, i in enumerate(first):
+        raw = raws[i]
+        if _is_missing(raw):
+            continue
+        try:
+            d = as_date(raw, field="visit_date")
+        except InputError as exc:
+            errs[k] = str(exc)
+            continue
+        if d is not None and d > limit:
+            errs[k] = f"visit_date {d.isoformat()} is in the future"
+        elif d is not None and consent[i] is not None and d < consent[i]:
+            errs[k] = f"visit_date {d.isoformat()} is before consent ({consent[i].isoformat()})"
+        else:
+            out[k] = d
+    row_errs = errs[inverse]
+    bad = np.array([e is not None for e in row_errs], dtype=bool)
+    if bad.any():
+        flag(bad, row_errs[bad])
+    visit_dates[:] = out[inverse]
+
+
 def _check_visit_dates(
     store: Store, conn: Any, df: pd.DataFrame, visit_dates: np.ndarray, flag: Callable[..., None]
 ) -> None:
@@ -432,32 +480,44 @@ def _check_visit_dates(
     given_base = (
         frame.loc[frame["visit"] == base.code].drop_duplicates("subject").set_index("subject")["date"]
     )
-    reasons = df["reason"].to_numpy()
-    for k, (sid, vc, d) in enumerate(frame.itertuples(index=False)):
-        i = pos[k]
+    reasons = df["reason"].to_numpy()[pos]
+    has_reason = np.array([bool(r and str(r).strip()) for r in reasons], dtype=bool)
+    # the outcome depends only on (subject, visit, date, whether a reason is given): check each
+    # distinct combination once and give its message to every row that has it
+    subj_a = frame["subject"].to_numpy()
+    visit_a = frame["visit"].to_numpy()
+    date_a = frame["date"].to_numpy()
+    first, inverse = _distinct_rows(subj_a, visit_a, date_a, has_reason)
+    codes = set(design.visit_codes)
+    visits = {v.code: v for v in design.visits}
+    errs = np.full(len(first), None, dtype=object)
+    for k, j in enumerate(first):
+        sid, vc, d = subj_a[j], visit_a[j], date_a[j]
         old = stored.get((sid, vc))
-        if old is not None and old != d and not (reasons[i] and str(reasons[i]).strip()):
-            flag(
-                _one(n, i),
+        if old is not None and old != d and not has_reason[j]:
+            errs[k] = (
                 f"visit_date already recorded as {old.isoformat()}; a correction to {d.isoformat()} "
-                "needs a reason",
+                "needs a reason"
             )
             continue
-        if vc == base.code or vc not in design.visit_codes:
+        if vc == base.code or vc not in codes:
             continue
         base_date = given_base.get(sid, stored.get((sid, base.code)))
         if base_date is None:
             continue
-        v = design.visit(vc)
+        v = visits[vc]
         day = (d - base_date).days + base.day
         if not v.earliest_day <= day <= v.latest_day:
             lo = base_date + timedelta(days=v.earliest_day - base.day)
             hi = base_date + timedelta(days=v.latest_day - base.day)
-            flag(
-                _one(n, i),
+            errs[k] = (
                 f"visit_date {d.isoformat()} is study day {day}, outside the window of {vc} "
-                f"(days {v.earliest_day}..{v.latest_day}: {lo.isoformat()} to {hi.isoformat()})",
+                f"(days {v.earliest_day}..{v.latest_day}: {lo.isoformat()} to {hi.isoformat()})"
             )
+    row_errs = errs[inverse]
+    bad = np.array([e is not None for e in row_errs], dtype=bool)
+    if bad.any():
+        flag(_mask(n, pos[bad]), row_errs[bad])
 
 
 def _mask(n: int, idx: np.ndarray) -> np.ndarray:
@@ -745,33 +805,26 @@ def _insert(
     # JSON of (unit, value) once per distinct pair
     dumps = json.dumps
     new_json: dict[tuple[Any, Any], str] = {}
+
+    def as_json(u_: Any, t_: Any) -> str:
+        js = '{"unit":' + dumps(u_) + ',"value":' + dumps(t_) + "}"
+        new_json[(u_, t_)] = js
+        return js
+
+    get = new_json.get
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         sl = slice(start, stop)
-        batch = list(
-            zip(
-                subj[sl].tolist(),
-                visit[sl].tolist(),
-                inst[sl].tolist(),
-                item[sl].tolist(),
-                text[sl].tolist(),
-                nums[start:stop],
-                unit[sl].tolist(),
-                [stamp] * (stop - start),
-                [user] * (stop - start),
-                strict=True,
-            )
+        s_l, v_l, i_l, it_l = subj[sl].tolist(), visit[sl].tolist(), inst[sl].tolist(), item[sl].tolist()
+        t_l, u_l = text[sl].tolist(), unit[sl].tolist()
+        m = stop - start
+        n_l = nums[start:stop]
+        conn.exec_driver_sql(
+            sql, list(zip(s_l, v_l, i_l, it_l, t_l, n_l, u_l, [stamp] * m, [user] * m, strict=True))
         )
-        conn.exec_driver_sql(sql, batch)
-        audit = []
-        for s_, v_, i_, it_, t_, _, u_, _, _ in batch:
-            key = (u_, t_)
-            js = new_json.get(key)
-            if js is None:
-                js = '{"unit":' + dumps(u_) + ',"value":' + dumps(t_) + "}"
-                new_json[key] = js
-            audit.append(("insert", "observation", f"{s_}/{v_}/{i_}/{it_}", None, js, None))
-        append_audit(session, audit, user=user, at=at)
+        records = [f"{a}/{b}/{c}/{d}" for a, b, c, d in zip(s_l, v_l, i_l, it_l, strict=True)]
+        values = [get((u_, t_)) or as_json(u_, t_) for u_, t_ in zip(u_l, t_l, strict=True)]
+        append_audit_inserts(session, "observation", records, values, user=user, at=at)
         if progress:
             progress("write", stop, total)
 
