@@ -72,7 +72,21 @@ def run_workers(url, assignments, *, seed=0):
     ]
     for p in procs:
         p.start()
-    results = [queue.get(timeout=600) for _ in procs]
+    import queue as queue_module
+
+    results = []
+    deadline = time.monotonic() + 600
+    while len(results) < len(procs):
+        try:
+            results.append(queue.get(timeout=2))
+        except queue_module.Empty:
+            # a worker that died without reporting fails the test at once, not after the deadline
+            dead = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                msg = f"workers died or timed out (exit codes {[p.exitcode for p in procs]})"
+                raise RuntimeError(msg) from None
     for p in procs:
         p.join(timeout=60)
     codes = [p.exitcode for p in procs]
