@@ -4,7 +4,7 @@ Everything enters the database through the same validated API that data capture 
 (:meth:`~ssctrial.store.Store.enroll_subjects`, :meth:`~ssctrial.store.Store.update_subject_statuses`,
 :func:`ssctrial.randomize.randomize_subjects`: the bulk forms of the single-subject calls, with the same
 validation and audit content, one transaction per batch;
-:meth:`~ssctrial.store.Store.record_observations`, :meth:`~ssctrial.store.Store.record_adverse_event`,
+:meth:`~ssctrial.store.Store.record_observations`, :meth:`~ssctrial.store.Store.record_adverse_events`,
 :meth:`~ssctrial.store.Store.record_sample`).
 """
 
@@ -39,6 +39,8 @@ SIMULATOR_USER = "simulator"
 _CHUNK_SUBJECTS = 500
 #: Screened people enrolled (and randomised) per transaction.
 _CHUNK_ENROL = 2_000
+#: Adverse events recorded per transaction.
+_CHUNK_AE = 2_000
 #: Offset of the allocation-list seed from the simulation seed (keeps the two streams apart).
 _ALLOCATION_SEED_KEY = 7919
 
@@ -297,21 +299,23 @@ def simulate_trial(
 
     t = time.perf_counter()
     ae = trial.adverse_events
-    for k, a in enumerate(ae.to_dict("records")):
-        st.record_adverse_event(
-            a["subject"],
-            user=user,
-            term=a["term"],
-            body_system=a["body_system"],
-            start_date=a["start_date"],
-            stop_date=a["stop_date"],
-            grade=int(a["grade"]),
-            serious=bool(a["serious"]),
-            relatedness=a["relatedness"],
-            outcome=a["outcome"],
+    for start in range(0, len(ae), _CHUNK_AE):
+        part = ae.iloc[start : start + _CHUNK_AE]
+        frame = pd.DataFrame(
+            {
+                "subject_id": part["subject"].astype(str).to_numpy(),
+                "term": part["term"].to_numpy(dtype=object),
+                "body_system": part["body_system"].to_numpy(dtype=object),
+                "start_date": part["start_date"].to_numpy(dtype=object),
+                "stop_date": part["stop_date"].to_numpy(dtype=object),
+                "grade": [int(g) for g in part["grade"]],
+                "serious": [bool(x) for x in part["serious"]],
+                "relatedness": part["relatedness"].to_numpy(dtype=object),
+                "outcome": part["outcome"].to_numpy(dtype=object),
+            }
         )
-        if (k + 1) % 100 == 0 or k + 1 == len(ae):
-            report("adverse_events", k + 1, len(ae))
+        st.record_adverse_events(frame, user=user)
+        report("adverse_events", start + len(part), len(ae))
     timings["adverse_events"] = time.perf_counter() - t
 
     counts_path = truth_path = None

@@ -13,7 +13,7 @@ from ssctrial.store._subjects import check_date, get_subject
 if TYPE_CHECKING:
     from ssctrial.store._store import Store
 
-__all__ = ["record_adverse_event", "record_sample"]
+__all__ = ["check_adverse_event", "record_adverse_event", "record_sample"]
 
 _ASSAYS = ("rnaseq", "serum", "plasma", "skin_biopsy", "whole_blood", "other")
 
@@ -35,6 +35,75 @@ def _to_bool(value: Any, *, field: str, subject: str) -> bool:
         return False
     msg = f"subject {subject}: {field} {value!r} is not allowed; expected yes or no"
     raise InputError(msg)
+
+
+def check_adverse_event(
+    subject_id: str,
+    *,
+    term: str,
+    body_system: str,
+    start_date: date | str,
+    grade: int,
+    serious: bool | str,
+    relatedness: str,
+    outcome: str = "unknown",
+    stop_date: date | str | None = None,
+) -> dict[str, Any]:
+    """Check an adverse event's fields (no database); return them canonicalised, in column order.
+
+    Raises :class:`InputError` with the same messages for the single and the bulk path.
+    """
+    from ssctrial.store._store import as_date
+
+    term = _text(term, field="term", subject=subject_id)
+    body_system = _text(body_system, field="body_system", subject=subject_id)
+    start = as_date(start_date, field="start_date")
+    if start is None:
+        msg = f"subject {subject_id}: adverse event start_date is required (YYYY-MM-DD)"
+        raise InputError(msg)
+    stop = as_date(stop_date, field="stop_date")
+    try:
+        grade_value = int(str(grade).strip())
+        ok = float(str(grade).strip()) == grade_value and 1 <= grade_value <= 5
+    except ValueError:
+        ok = False
+    if not ok or isinstance(grade, bool):
+        msg = (
+            f"subject {subject_id}: adverse event grade {grade!r} is not allowed; expected a CTCAE grade 1-5"
+        )
+        raise InputError(msg)
+    serious_value = _to_bool(serious, field="serious", subject=subject_id)
+    if relatedness not in AE_RELATEDNESS:
+        msg = (
+            f"subject {subject_id}: relatedness {relatedness!r} is not allowed; expected one of "
+            + ", ".join(AE_RELATEDNESS)
+        )
+        raise InputError(msg)
+    if outcome not in AE_OUTCOMES:
+        msg = (
+            f"subject {subject_id}: outcome {outcome!r} is not allowed;"
+            f" expected one of {', '.join(AE_OUTCOMES)}"
+        )
+        raise InputError(msg)
+    if grade_value == 5 and outcome != "fatal":
+        msg = f"subject {subject_id}: a grade 5 adverse event is fatal; outcome {outcome!r} is not allowed"
+        raise InputError(msg)
+    if stop is not None and stop < start:
+        msg = (
+            f"subject {subject_id}: adverse event stop_date {stop.isoformat()} is before "
+            f"start_date {start.isoformat()}"
+        )
+        raise InputError(msg)
+    return {
+        "term": term,
+        "body_system": body_system,
+        "start_date": start,
+        "stop_date": stop,
+        "grade": grade_value,
+        "serious": serious_value,
+        "relatedness": relatedness,
+        "outcome": outcome,
+    }
 
 
 def record_adverse_event(
@@ -80,63 +149,24 @@ def record_adverse_event(
     int
         The new adverse event's id.
     """
-    from ssctrial.store._store import as_date
-
-    term = _text(term, field="term", subject=subject_id)
-    body_system = _text(body_system, field="body_system", subject=subject_id)
-    start = as_date(start_date, field="start_date")
-    if start is None:
-        msg = f"subject {subject_id}: adverse event start_date is required (YYYY-MM-DD)"
-        raise InputError(msg)
-    stop = as_date(stop_date, field="stop_date")
-    try:
-        grade_value = int(str(grade).strip())
-        ok = float(str(grade).strip()) == grade_value and 1 <= grade_value <= 5
-    except ValueError:
-        ok = False
-    if not ok or isinstance(grade, bool):
-        msg = (
-            f"subject {subject_id}: adverse event grade {grade!r} is not allowed; expected a CTCAE grade 1-5"
-        )
-        raise InputError(msg)
-    serious_value = _to_bool(serious, field="serious", subject=subject_id)
-    if relatedness not in AE_RELATEDNESS:
-        msg = (
-            f"subject {subject_id}: relatedness {relatedness!r} is not allowed; expected one of "
-            + ", ".join(AE_RELATEDNESS)
-        )
-        raise InputError(msg)
-    if outcome not in AE_OUTCOMES:
-        msg = (
-            f"subject {subject_id}: outcome {outcome!r} is not allowed;"
-            f" expected one of {', '.join(AE_OUTCOMES)}"
-        )
-        raise InputError(msg)
-    if grade_value == 5 and outcome != "fatal":
-        msg = f"subject {subject_id}: a grade 5 adverse event is fatal; outcome {outcome!r} is not allowed"
-        raise InputError(msg)
-    if stop is not None and stop < start:
-        msg = (
-            f"subject {subject_id}: adverse event stop_date {stop.isoformat()} is before "
-            f"start_date {start.isoformat()}"
-        )
-        raise InputError(msg)
+    fields = check_adverse_event(
+        subject_id,
+        term=term,
+        body_system=body_system,
+        start_date=start_date,
+        grade=grade,
+        serious=serious,
+        relatedness=relatedness,
+        outcome=outcome,
+        stop_date=stop_date,
+    )
+    start, stop = fields["start_date"], fields["stop_date"]
     with store.session() as s:
         store.check_role(s, user, "record")
         subj = get_subject(s, subject_id)
         check_date(start, what="adverse event start_date", consent=subj.consent_date, subject=subject_id)
         check_date(stop, what="adverse event stop_date", consent=subj.consent_date, subject=subject_id)
-        values = {
-            "subject_id": subject_id,
-            "term": term,
-            "body_system": body_system,
-            "start_date": start,
-            "stop_date": stop,
-            "grade": grade_value,
-            "serious": serious_value,
-            "relatedness": relatedness,
-            "outcome": outcome,
-        }
+        values = {"subject_id": subject_id, **fields}
         row = AdverseEvent(**values, entered_at=now_utc(), entered_by=user)
         s.add(row)
         s.flush()

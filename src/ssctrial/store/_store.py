@@ -332,6 +332,35 @@ class Store:
 
         return record_adverse_event(self, subject_id, user=user, **fields)
 
+    def record_adverse_events(self, frame: pd.DataFrame, *, user: str) -> list[int]:
+        """Record many adverse events in one transaction, all or nothing; return their ids in row order.
+
+        Parameters
+        ----------
+        frame
+            One row per event: ``subject_id``, ``term``, ``body_system``, ``start_date``,
+            ``grade``, ``serious``, ``relatedness``; optional ``outcome`` (default ``unknown``)
+            and ``stop_date`` (a missing cell means not given).
+        user
+            Who records (investigator or admin).
+
+        Raises
+        ------
+        SubjectBatchError
+            Any row refused by the rules of :meth:`record_adverse_event` (same messages);
+            ``errors`` lists every problem.
+        NotFoundError
+            Otherwise valid rows name unknown subjects (all listed).
+
+        Notes
+        -----
+        Nothing is written when any row is refused. The audit rows are those of
+        :meth:`record_adverse_event`, appended in row order in the same transaction.
+        """
+        from ssctrial.store._bulk_events import record_adverse_events
+
+        return record_adverse_events(self, frame, user=user)
+
     def record_sample(self, biospecimen_id: str, *, user: str, **fields: Any) -> None:
         """Record a biospecimen; see :func:`ssctrial.store.record_sample`."""
         from ssctrial.store._events import record_sample
