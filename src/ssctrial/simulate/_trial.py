@@ -39,6 +39,8 @@ SIMULATOR_USER = "simulator"
 _CHUNK_SUBJECTS = 500
 #: Screened people enrolled (and randomised) per transaction.
 _CHUNK_ENROL = 2_000
+#: Key columns of the observation table (categorical in :class:`SimulatedTrial`).
+_KEYS = ("subject", "visit", "instrument", "item")
 #: Adverse events recorded per transaction.
 _CHUNK_AE = 2_000
 #: Offset of the allocation-list seed from the simulation seed (keeps the two streams apart).
@@ -264,18 +266,26 @@ def simulate_trial(
 
     t = time.perf_counter()
     obs = trial.observations
-    dates = trial.visits.set_index(["subject", "visit"])["visit_date"]
-    subj_codes = obs["subject"].cat.codes.to_numpy()
-    subj_names = np.asarray(obs["subject"].cat.categories, dtype=object)
+    # category codes once for the whole table; each chunk takes its rows (in table order) by index
+    cols = {c: (obs[c].cat.codes.to_numpy(), np.asarray(obs[c].cat.categories, dtype=object)) for c in _KEYS}
+    subj_codes, subj_names = cols["subject"]
+    visit_codes, visit_names = cols["visit"]
+    values = obs["value"].to_numpy(dtype=object)
+    # visit date of each (subject, visit) as a 2-D lookup by category codes
+    v = trial.visits
+    v_subj = pd.Categorical(v["subject"].astype(str), categories=subj_names).codes
+    v_visit = pd.Categorical(v["visit"].astype(str), categories=visit_names).codes
+    known = (v_subj >= 0) & (v_visit >= 0)
+    date_table = np.full((len(subj_names), len(visit_names)), None, dtype=object)
+    date_table[v_subj[known], v_visit[known]] = v["visit_date"].to_numpy(dtype=object)[known]
     n_subj = len(subj_names)
     written = 0
     for start in range(0, n_subj, _CHUNK_SUBJECTS):
-        mask = (subj_codes >= start) & (subj_codes < start + _CHUNK_SUBJECTS)
-        part = obs.loc[mask, ["subject", "visit", "instrument", "item", "value"]]
-        part = part.astype({"subject": str, "visit": str, "instrument": str, "item": str})
-        keys = pd.MultiIndex.from_arrays([part["subject"], part["visit"]])
-        part["visit_date"] = dates.reindex(keys).to_numpy()
-        st.record_observations(part.reset_index(drop=True), user=user)
+        idx = np.flatnonzero((subj_codes >= start) & (subj_codes < start + _CHUNK_SUBJECTS))
+        part = pd.DataFrame({c: names[codes[idx]] for c, (codes, names) in cols.items()})
+        part["value"] = values[idx]
+        part["visit_date"] = date_table[subj_codes[idx], visit_codes[idx]]
+        st.record_observations(part, user=user)
         written += len(part)
         report("observations", written, len(obs))
     final = trial.subjects.loc[
