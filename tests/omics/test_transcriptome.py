@@ -86,3 +86,13 @@ def test_interaction_and_lrt(result):
     lrt = result.de["lrt_arm_by_visit"]
     assert lrt.attrs["df"] == 2
     assert len(set(lrt.index[lrt["padj"] < 0.05]) & planted) > 100
+
+
+def test_designs_select_the_fitted_families(ref_counts):
+    s = read_ref("paired_samples.csv")
+    only_paired = run_transcriptome(ref_counts, s, baseline="W0", followup="W12", qc=False, n_perm=50,
+                                    designs=["paired"], ora_ontologies=["BP"], gsea_results=["paired_BARI4"])
+    assert set(only_paired.de) == {"paired_CTRL", "paired_BARI2", "paired_BARI4"}
+    assert {an.name for an in only_paired.analyses} == {"paired_CTRL", "paired_BARI2", "paired_BARI4"}
+    with pytest.raises(ValueError, match=r"designs: unknown design\(s\) \['pairs'\]; choose from"):
+        run_transcriptome(ref_counts, s, baseline="W0", followup="W12", designs=["pairs"])

@@ -78,6 +78,10 @@ class TranscriptomeResult:
         return pd.DataFrame(rows)
 
 
+#: The design families of the transcriptome plan, in the order they are fitted.
+TRANSCRIPTOME_DESIGNS: tuple[str, ...] = ("paired", "paired_active", "nested", "dose")
+
+
 def _study_plan(
     samples: pd.DataFrame, study: Any, baseline: str | None, followup: str | None
 ) -> tuple[list[str], str, dict[str, float], str, str]:
@@ -131,6 +135,7 @@ def run_transcriptome(
     out_dir: str | Path | None = None,
     figures: bool = True,
     backend: str = "batched",
+    designs: Sequence[str] = ("paired", "paired_active", "nested", "dose"),
     progress: Callable[[str], None] | None = None,
 ) -> TranscriptomeResult:
     """Run the transcriptome plan of a trial: QC, DE designs, ORA, GSEA, tables and figures.
@@ -167,6 +172,10 @@ def run_transcriptome(
         Write figures (with ``out_dir``).
     backend
         DESeq2 backend (``"batched"`` or ``"pydeseq2"``).
+    designs
+        Which design families to fit (default: all of ``TRANSCRIPTOME_DESIGNS``): ``paired`` (each
+        arm), ``paired_active`` (all active arms), ``nested`` (per-arm visit effects, interactions
+        and their LRT) and ``dose`` (dose trend).
     progress
         Optional callback receiving a message at each step (the CLI shows it).
 
@@ -203,18 +212,23 @@ def run_transcriptome(
         timings["qc"] = time.perf_counter() - t0
         say(f"QC: {int(qc_table['outlier'].sum())} outlier sample(s) flagged ({timings['qc']:.1f} s)")
 
+    unknown = sorted(set(designs) - set(TRANSCRIPTOME_DESIGNS))
+    if unknown:
+        msg = f"designs: unknown design(s) {unknown}; choose from {list(TRANSCRIPTOME_DESIGNS)}"
+        raise InputError(msg)
     analyses: list[DEAnalysis] = []
     active = [a for a in arms if a != reference]
-    for a in arms:
-        analyses.append(create_paired_design(samples, arms=[a], baseline=base, followup=fup,
-                                             name=f"paired_{a}"))
-    if len(active) > 1:
+    if "paired" in designs:
+        for a in arms:
+            analyses.append(create_paired_design(samples, arms=[a], baseline=base, followup=fup,
+                                                 name=f"paired_{a}"))
+    if "paired_active" in designs and len(active) > 1:
         analyses.append(create_paired_design(samples, arms=active, baseline=base, followup=fup,
                                              name="paired_active"))
-    if len(arms) > 1:
+    if "nested" in designs and len(arms) > 1:
         analyses.append(create_nested_design(samples, arms=arms, reference_arm=reference, baseline=base,
                                              followup=fup))
-    if doses and len({doses[a] for a in arms}) > 1:
+    if "dose" in designs and doses and len({doses[a] for a in arms}) > 1:
         analyses.append(create_dose_design(samples, doses={a: doses[a] for a in arms},
                                            reference_arm=reference, baseline=base, followup=fup))
 
