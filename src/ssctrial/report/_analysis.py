@@ -64,6 +64,8 @@ class AnalysisResults:
     endpoints: list[EndpointResult]
     safety: dict[str, Any]
     omics: Any = None
+    omics_expression: pd.DataFrame | None = None
+    omics_samples: pd.DataFrame | None = None
     info: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -276,7 +278,7 @@ def run_analysis(
     }
     timings["safety"] = time.perf_counter() - start
 
-    omics = None
+    omics = omics_expression = None
     if omics_input is not None:
         from ssctrial.omics import run_transcriptome
 
@@ -284,6 +286,7 @@ def run_analysis(
         say("transcriptome")
         counts, samples = omics_input
         omics = run_transcriptome(counts, samples, design, **(omics_options or {}))
+        omics_expression = _normalised_log_counts(counts, NAMED_GENES)
         timings["omics"] = time.perf_counter() - start
 
     info = {
@@ -301,6 +304,33 @@ def run_analysis(
         endpoints=endpoints,
         safety=safety,
         omics=omics,
+        omics_expression=omics_expression,
+        omics_samples=None if omics_input is None else omics_input[1],
         info=info,
         timings=timings,
     )
+
+
+#: Genes the BASICS publication names (IL1RL1 down, SYT17 up after baricitinib).
+NAMED_GENES = ("IL1RL1", "SYT17")
+
+
+def _normalised_log_counts(counts: Any, genes: tuple[str, ...]) -> pd.DataFrame | None:
+    """log2(count / size factor + 1) of ``genes`` (genes x samples), DESeq2 median-of-ratios factors."""
+    import numpy as np
+
+    if hasattr(counts, "X"):  # AnnData, samples x genes
+        matrix = np.asarray(counts.X.toarray() if hasattr(counts.X, "toarray") else counts.X, dtype=float)
+        names, samples = list(map(str, counts.var_names)), list(map(str, counts.obs_names))
+    else:  # genes x samples DataFrame
+        matrix = counts.to_numpy(dtype=float).T
+        names, samples = list(map(str, counts.index)), list(map(str, counts.columns))
+    present = [g for g in genes if g in names]
+    if not present:
+        return None
+    positive = np.all(matrix > 0, axis=0)
+    log_geo = np.log(matrix[:, positive]).mean(axis=0)
+    size_factors = np.exp(np.median(np.log(matrix[:, positive]) - log_geo, axis=1))
+    index = [names.index(g) for g in present]
+    values = np.log2(matrix[:, index] / size_factors[:, None] + 1.0)
+    return pd.DataFrame(values.T, index=present, columns=samples)

@@ -711,6 +711,20 @@ def _omics_section(doc: ReportDocument, results: AnalysisResults) -> None:
     section.add(
         Figure.from_matplotlib("omics_volcano", f"Volcano plot: {main}", plot_volcano(de, title=main))
     )
+    if results.omics_expression is not None and results.omics_samples is not None:
+        from ssctrial.omics import plot_paired_genes
+
+        figure = plot_paired_genes(
+            results.omics_expression, results.omics_samples, list(results.omics_expression.index)
+        )
+        section.add(
+            Figure.from_matplotlib(
+                "omics_named_gene_plots",
+                "IL1RL1 and SYT17 before and after treatment, by arm",
+                figure,
+                caption="log2(normalised count + 1), median-of-ratios size factors; one line per patient.",
+            )
+        )
     ora = omics.ora.get(main)
     if ora is not None and len(ora):
         bp = ora[ora.get("ontology", pd.Series("BP", index=ora.index)) == "BP"] if "ontology" in ora else ora
