@@ -123,3 +123,33 @@ def test_adam_exports_read_back(run):
     np.testing.assert_allclose(
         adeff["AVAL"].to_numpy(dtype=float), result.results.datasets.adeff["AVAL"].to_numpy(dtype=float)
     )
+
+
+@pytest.fixture(scope="module")
+def omics_run(tmp_path_factory):
+    base = load_study("basics")
+    simulation = {**base.simulation, "rnaseq": {**base.simulation["rnaseq"], "n_genes": 2000}}
+    design = base.model_copy(update={"simulation": simulation})
+    folder = tmp_path_factory.mktemp("pipeline_omics")
+    store = init_store(f"sqlite:///{folder / 't.db'}", design, user="tester")
+    simulate_trial(design, n=24, seed=13, store=store, rnaseq=True, user="tester")
+    options = {"designs": ("paired",), "n_perm": 100, "ora_ontologies": ("BP",)}
+    result = analyze_store(store, design, folder / "out", seed=13, omics_options=options, pdf=False)
+    yield result
+    store.close()
+
+
+def test_transcriptomics_section_with_named_genes_and_figures(omics_run):
+    page = omics_run.paths["html"].read_text()
+    assert ">Transcriptomics<" in page
+    for name in ("omics-volcano", "omics-named-gene-plots", "omics-go-dots"):
+        assert (omics_run.paths["figures"] / f"{name}.png").exists(), name
+        assert f'id="figure-{name}"' in page
+    named = pd.read_csv(omics_run.paths["tables"] / "omics-named-genes.csv")
+    assert set(named["Gene"]) == {"IL1RL1", "SYT17"}
+    de = omics_run.results.omics.de["paired_BARI4"]
+    shown = named.set_index("Gene")["log2FoldChange"]
+    for gene in ("IL1RL1", "SYT17"):
+        assert shown[gene] == pytest.approx(round(de.loc[gene, "log2FoldChange"], 2), abs=1e-9)
+    # the planted directions (simulator truth: IL1RL1 down, SYT17 up after baricitinib 4 mg)
+    assert de.loc["IL1RL1", "log2FoldChange"] < 0 < de.loc["SYT17", "log2FoldChange"]
