@@ -260,7 +260,7 @@ def _randomize_batch(store: Store, ids: list[str], *, user: str) -> list[Allocat
         conn.exec_driver_sql(
             f"UPDATE subject SET status = 'randomised' WHERE subject_id = {mark}", [(sid,) for sid in ids]
         )
-        entries = []
+        entries: list[tuple[str, str, str, str | None, str | None, str | None]] = []
         for sid in ids:
             arm, _, slot_info = assigned[sid]
             new = {"arm": arm, "stratum": rows[sid].stratum, "method": method, **slot_info}

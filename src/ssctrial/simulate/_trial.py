@@ -292,9 +292,10 @@ def simulate_trial(
         trial.subjects["status"].isin(["withdrawn", "completed"]), ["subject", "status", "withdrawal_reason"]
     ]
     if len(final):
-        reasons = np.where(
-            final["status"] == "withdrawn", final["withdrawal_reason"].to_numpy(dtype=object), None
-        )
+        reasons = [
+            r if status == "withdrawn" else None
+            for status, r in zip(final["status"], final["withdrawal_reason"], strict=True)
+        ]
         st.update_subject_statuses(
             pd.DataFrame(
                 {

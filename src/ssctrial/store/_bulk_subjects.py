@@ -179,9 +179,10 @@ def enroll_subjects(store: Store, frame: pd.DataFrame, *, user: str) -> pd.DataF
         valid_ids = [sid for sid, c in zip(ids, checked, strict=True) if c is not None]
         enrolled = _existing_ids(s, valid_ids)
         for k in range(n):
-            c = checked[k]
-            if c is None:
+            good = checked[k]
+            if good is None:
                 continue
+            c = good
             sid = ids[k]
             site = sites_given[k]
             if site is not None and site not in site_set:
@@ -259,8 +260,8 @@ def update_subject_statuses(store: Store, frame: pd.DataFrame, *, user: str) -> 
             )
             for sid, st, why, alloc in s.execute(q):
                 current[sid] = (st, why, alloc is not None)
-        params = []
-        audit = []
+        params: list[tuple[str, str | None, str]] = []
+        audit: list[tuple[str, str, str, str | None, str | None, str | None]] = []
         for k in range(n):
             if not ok[k]:
                 continue
@@ -270,15 +271,15 @@ def update_subject_statuses(store: Store, frame: pd.DataFrame, *, user: str) -> 
                 problems.append((k, labels[k], sid, msg, "not_found"))
                 continue
             old_status, old_reason, allocated = current[sid]
-            msg = None
+            refusal: str | None = None
             if status == "randomised" and not allocated:
-                msg = f"subject {sid}: cannot set status 'randomised' by hand; use `ssctrial randomize`"
+                refusal = f"subject {sid}: cannot set status 'randomised' by hand; use `ssctrial randomize`"
             elif status == "screen_failed" and allocated:
-                msg = f"subject {sid} is randomised and cannot be a screen failure; use 'withdrawn'"
+                refusal = f"subject {sid} is randomised and cannot be a screen failure; use 'withdrawn'"
             elif status == "completed" and not allocated:
-                msg = f"subject {sid} was never randomised and cannot complete the study"
-            if msg is not None:
-                problems.append((k, labels[k], sid, msg, "state"))
+                refusal = f"subject {sid} was never randomised and cannot complete the study"
+            if refusal is not None:
+                problems.append((k, labels[k], sid, refusal, "state"))
                 continue
             params.append((status, reason, sid))
             audit.append(
