@@ -168,13 +168,12 @@ def append_audit_inserts(
     after_record = f"{sep}{_NULL}{sep}"
     tail = f"{sep}{_NULL}"
     sha256 = hashlib.sha256
-    rows: list[tuple[Any, ...]] = [None] * n  # type: ignore[list-item]
-    for k in range(n):
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for record, value in zip(records, new, strict=True):
         seq += 1
-        record = records[k]
-        value = new[k]
         digest = sha256(f"{prev}{sep}{seq}{middle}{record}{after_record}{value}{tail}".encode()).hexdigest()
-        rows[k] = (seq, stamp, user, "insert", table, record, None, value, None, prev, digest)
+        append((seq, stamp, user, "insert", table, record, None, value, None, prev, digest))
         prev = digest
     conn = session.connection()
     sql = insert_sql(conn, "audit_log", _AUDIT_COLUMNS)

@@ -391,9 +391,15 @@ def _distinct_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Values are compared as :func:`pandas.factorize` does (missing values form one key of their own).
     """
-    codes = np.stack([pd.factorize(c, use_na_sentinel=False)[0] for c in columns], axis=1)
-    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-    return first, inverse.reshape(-1)
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes  # mixed radix; re-factorised below so it stays small
+        key = pd.factorize(key)[0].astype(np.int64)
+    n_keys = int(key.max()) + 1 if len(key) else 0
+    first = np.empty(n_keys, dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)  # last write wins: the first occurrence
+    return first, key
 
 
 def _has_numbers(values: np.ndarray) -> bool:
