@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-STAGE = re.compile(r"Stages \(s\): (.*)")
+STAGE = re.compile(r"Stages \(s\): (.*?)\s*Database:")
 
 
 def run_once(out: Path, rnaseq: bool) -> tuple[float, dict[str, float]]:
