@@ -25,7 +25,7 @@ from ssctrial.derive._bds import (
     derive_var_pchg,
     derive_vars_visit_window,
 )
-from ssctrial.derive._scores import compute_visit_scores
+from ssctrial.derive._scores import _is_yes, compute_visit_scores
 from ssctrial.exceptions import InputError
 from ssctrial.instruments import BACKGROUND_THERAPIES, get_instrument
 
@@ -260,10 +260,8 @@ def create_adsl(
     adsl["DISDURM"] = pd.to_numeric(demog_col("disease_duration_months"), errors="coerce").to_numpy()
     adsl["AUTOAB"] = demog_col("autoantibody").to_numpy()
     for name in BACKGROUND_THERAPIES:
-        text = demog_col(f"bg_{name}").astype("string").str.lower()
-        adsl[_BG_CODES[name]] = np.where(
-            text.isin(["true", "1", "yes"]).fillna(False), "Y", np.where(text.isna(), "", "N")
-        )
+        text = demog_col(f"bg_{name}")
+        adsl[_BG_CODES[name]] = np.where(_is_yes(text), "Y", np.where(text.isna(), "", "N"))
 
     strata = subjects["strata"].map(lambda s: json.loads(s) if isinstance(s, str) and s else {})
     for factor in design.strata:
@@ -452,7 +450,7 @@ def _organ_events(observations: pd.DataFrame, data: pd.DataFrame) -> dict[str, p
     organ = observations[observations["instrument"] == "ORGAN"]
     if organ.empty:
         return {}
-    yes = organ[organ["value"].astype(str).str.lower().isin(["true", "1", "yes"])]
+    yes = organ[_is_yes(organ["value"])]
     days = data.drop_duplicates(["USUBJID", "VISIT"]).set_index(["USUBJID", "VISIT"])["ARELDY"]
     yes = yes.assign(
         day=[days.get((s, v), np.nan) for s, v in zip(yes["subject"], yes["visit"], strict=True)]

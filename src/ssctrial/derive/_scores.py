@@ -27,6 +27,11 @@ _TRUE = {"true", "1", "1.0", "yes", "y", "t"}
 _FALSE = {"false", "0", "0.0", "no", "n", "f"}
 
 
+def _is_yes(values: pd.Series) -> pd.Series:
+    """Return True where a stored text value means yes (the store's canonical 'True', or 1/yes)."""
+    return values.astype("string").str.strip().str.lower().isin(_TRUE).fillna(False).astype(bool)
+
+
 def instrument_options(instrument: Instrument, design: StudyDesign) -> dict[str, Any]:
     """Return the scorer options the study file sets for ``instrument`` (value set, lung equations)."""
     options: dict[str, Any] = {}

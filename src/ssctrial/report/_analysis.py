@@ -286,7 +286,7 @@ def run_analysis(
         say("transcriptome")
         counts, samples = omics_input
         omics = run_transcriptome(counts, samples, design, **(omics_options or {}))
-        omics_expression = _normalised_log_counts(counts, NAMED_GENES)
+        omics_expression = _normalised_log_counts(counts, NAMED_GENES, omics.qc)
         timings["omics"] = time.perf_counter() - start
 
     info = {
@@ -315,10 +315,18 @@ def run_analysis(
 NAMED_GENES = ("IL1RL1", "SYT17")
 
 
-def _normalised_log_counts(counts: Any, genes: tuple[str, ...]) -> pd.DataFrame | None:
-    """log2(count / size factor + 1) of ``genes`` (genes x samples), DESeq2 median-of-ratios factors."""
+def _normalised_log_counts(
+    counts: Any, genes: tuple[str, ...], qc: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """log2(count / size factor + 1) of ``genes`` (genes x samples), with the QC stage's size factors.
+
+    The size factors are the transcriptome QC table's (DESeq2 median of ratios), not recomputed;
+    without QC (or without any of the genes) there is nothing to plot.
+    """
     import numpy as np
 
+    if qc is None or "size_factor" not in qc:
+        return None
     if hasattr(counts, "X"):  # AnnData, samples x genes
         matrix = np.asarray(counts.X.toarray() if hasattr(counts.X, "toarray") else counts.X, dtype=float)
         names, samples = list(map(str, counts.var_names)), list(map(str, counts.obs_names))
@@ -328,9 +336,7 @@ def _normalised_log_counts(counts: Any, genes: tuple[str, ...]) -> pd.DataFrame 
     present = [g for g in genes if g in names]
     if not present:
         return None
-    positive = np.all(matrix > 0, axis=0)
-    log_geo = np.log(matrix[:, positive]).mean(axis=0)
-    size_factors = np.exp(np.median(np.log(matrix[:, positive]) - log_geo, axis=1))
+    size_factors = qc["size_factor"].reindex(samples).to_numpy(dtype=float)
     index = [names.index(g) for g in present]
     values = np.log2(matrix[:, index] / size_factors[:, None] + 1.0)
     return pd.DataFrame(values.T, index=present, columns=samples)
