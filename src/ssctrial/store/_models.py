@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AE_OUTCOMES",
     "AE_RELATEDNESS",
+    "QUERY_STATUSES",
     "ROLES",
     "SUBJECT_STATUSES",
     "AdverseEvent",
@@ -38,6 +39,7 @@ __all__ = [
     "AuditHead",
     "AuditLog",
     "Base",
+    "DataQuery",
     "Observation",
     "RandomizationList",
     "RandomizationSecret",
@@ -52,6 +54,8 @@ __all__ = [
 ROLES: tuple[str, ...] = ("admin", "investigator", "monitor", "statistician")
 #: Subject statuses (``screen_failed`` and ``withdrawn`` carry a reason).
 SUBJECT_STATUSES: tuple[str, ...] = ("screened", "screen_failed", "randomised", "completed", "withdrawn")
+#: Statuses of a data query (a monitor opens, the site answers, the monitor closes).
+QUERY_STATUSES: tuple[str, ...] = ("open", "answered", "closed")
 #: Relatedness of an adverse event to the study treatment.
 AE_RELATEDNESS: tuple[str, ...] = ("not_related", "unlikely", "possible", "probable", "definite")
 #: Outcome of an adverse event.
@@ -95,6 +99,9 @@ class Study(Base):
     design_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, doc="data lock time (UTC)")
+    locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lock_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Site(Base):
@@ -117,6 +124,10 @@ class AppUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     created_by: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True, doc="argon2id hash; never shown")
+    site_code: Mapped[str | None] = mapped_column(
+        ForeignKey("site.code"), nullable=True, doc="the one site the user may see (NULL: all sites)"
+    )
 
 
 class Subject(Base):
@@ -265,6 +276,29 @@ class Sample(Base):
     collected_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     entered_at: Mapped[datetime] = mapped_column(DateTime)
     entered_by: Mapped[str] = mapped_column(ForeignKey("app_user.name"))
+
+
+class DataQuery(Base):
+    """A monitor's question about a subject's data (optionally one visit, instrument and item)."""
+
+    __tablename__ = "data_query"
+    __table_args__ = (CheckConstraint(_in("status", QUERY_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str] = mapped_column(ForeignKey("subject.subject_id"))
+    visit_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    instrument: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    item: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(ForeignKey("app_user.name"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(ForeignKey("app_user.name"), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(ForeignKey("app_user.name"), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    close_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AuditLog(Base):
