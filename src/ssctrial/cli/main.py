@@ -30,7 +30,7 @@ err_console = Console(stderr=True)
 # Command-group modules under ssctrial.cli. Each defines ``register(app: typer.Typer) -> None``.
 # A group is listed here once its module exists.
 _GROUPS: tuple[str, ...] = (
-    "_instruments", "_omics", "_simulate", "_randomize", "_store", "_report", "_power",
+    "_instruments", "_omics", "_simulate", "_randomize", "_store", "_report", "_power", "_web",
 )  # fmt: skip
 
 _state = {"debug": False}

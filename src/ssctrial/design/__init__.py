@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ssctrial.design._load import list_studies, load_study, study_file_hash, validate_study
 from ssctrial.design._models import (
+    EligibilityCriterion,
     ANALYSIS_METHODS,
     Arm,
     Endpoint,
@@ -22,6 +23,7 @@ from ssctrial.design._models import (
 __all__ = [
     "ANALYSIS_METHODS",
     "Arm",
+    "EligibilityCriterion",
     "Endpoint",
     "LungEquation",
     "RandomizationSpec",

@@ -237,6 +237,16 @@ class Site(_Model):
     _code = field_validator("code")(_check_code)
 
 
+class EligibilityCriterion(_Model):
+    """One inclusion or exclusion criterion, shown as a checklist item at enrolment."""
+
+    code: str
+    text: str
+    kind: Literal["inclusion", "exclusion"] = "inclusion"
+
+    _code = field_validator("code")(_check_code)
+
+
 class StudyDesign(_Model):
     """A validated study definition.
 
@@ -250,6 +260,7 @@ class StudyDesign(_Model):
     description: str = ""
     target_enrolment: int | None = None
     sites: tuple[Site, ...] = ()
+    eligibility: tuple[EligibilityCriterion, ...] = ()
     arms: tuple[Arm, ...]
     strata: tuple[StratificationFactor, ...] = ()
     visits: tuple[Visit, ...]

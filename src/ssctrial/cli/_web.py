@@ -1,0 +1,62 @@
+"""``ssctrial serve``: the web interface for data capture, randomisation and monitoring."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+logger = logging.getLogger(__name__)
+console = Console()
+
+
+def serve(
+    db: Annotated[
+        str, typer.Option("--db", help="Store URL (sqlite:///trial.db or postgresql+psycopg://...).")
+    ],
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    reports: Annotated[
+        Path | None,
+        typer.Option("--reports", help="Folder of analysis runs; the newest report.html is shown."),
+    ] = None,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(
+            "--secure-cookies/--auto-cookies",
+            help="Always mark cookies Secure (behind a TLS proxy); default: only over HTTPS.",
+        ),
+    ] = False,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For/Proto from a reverse proxy on this machine.")
+    ] = False,
+) -> None:
+    """Serve the web interface (log in with a user that has a password: `ssctrial users passwd NAME`)."""
+    import uvicorn
+
+    from ssctrial.store import open_store
+    from ssctrial.web import WebSettings, create_app
+
+    store = open_store(db)
+    users = store.users()
+    if not bool(users.get("has_password", [False]).any()):
+        console.print(
+            "[yellow]No user has a password yet: set one with `ssctrial users passwd NAME --db ...` "
+            "before logging in.[/]"
+        )
+    settings = WebSettings(secure_cookies=True if secure_cookies else None, reports_dir=reports)
+    app = create_app(store, settings=settings)
+    console.print(
+        f"ssctrial web for [bold]{store.design.study_id}[/] on http://{host}:{port}  (Ctrl+C stops)"
+    )
+    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning", access_log=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the CLI."""
+    app.command("serve")(serve)

@@ -1,0 +1,490 @@
+"""What the pages and the JSON API show and do: one function per view, shared by both.
+
+Every write goes through the store's validated library functions (the same ones the CLI uses);
+this module only gathers what a page needs and applies site scoping.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from ssctrial.exceptions import InputError, NotFoundError
+from ssctrial.instruments import get_instrument
+from ssctrial.store import (
+    CONCEALED_TABLES,
+    AdverseEvent,
+    Allocation,
+    AuditLog,
+    Observation,
+    Site,
+    Store,
+    Subject,
+    Visit,
+)
+
+__all__ = [
+    "CurrentUser",
+    "dashboard_data",
+    "form_view",
+    "list_subjects",
+    "subject_view",
+]
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The logged-in user of a request."""
+
+    name: str
+    role: str
+    site: str | None
+
+    def sees_site(self, site: str | None) -> bool:
+        """Whether this user's site scope includes ``site``."""
+        return self.site is None or self.site == site
+
+
+def _today() -> date:
+    return date.today()
+
+
+# ---------------------------------------------------------------------------------------- subjects
+def get_subject_row(store: Store, subject_id: str, who: CurrentUser) -> Any:
+    """Return the subject's row, or raise NotFoundError (also for a subject at another site)."""
+    with store.reader.connect() as conn:
+        row = conn.execute(select(Subject).where(Subject.subject_id == subject_id)).mappings().first()
+    if row is None or not who.sees_site(row["site_code"]):
+        msg = f"no subject {subject_id!r}" + (f" at site {who.site}" if who.site else "")
+        raise NotFoundError(msg)
+    return row
+
+
+def _visit_due(design: Any, baseline: date | None, consent: date) -> dict[str, tuple[date, date, date]]:
+    """Target date and window of each scheduled visit, from the baseline (or consent) date."""
+    bl_day = next((v.day for v in design.visits if v.baseline), 0)
+    out: dict[str, tuple[date, date, date]] = {}
+    for v in design.visits:
+        anchor = baseline if baseline is not None else consent + timedelta(days=-min(0, design.visits[0].day))
+        target = anchor + timedelta(days=v.day - bl_day)
+        out[v.code] = (
+            target,
+            target - timedelta(days=v.window_before),
+            target + timedelta(days=v.window_after),
+        )
+    return out
+
+
+def list_subjects(store: Store, who: CurrentUser) -> list[dict[str, Any]]:
+    """Subjects visible to ``who`` with status, arm (once assigned), visits done and the next visit."""
+    design = store.design
+    with store.reader.connect() as conn:
+        q = select(
+            Subject.subject_id,
+            Subject.site_code,
+            Subject.status,
+            Subject.status_reason,
+            Subject.consent_date,
+            Subject.stratum,
+            Allocation.arm,
+        ).outerjoin(Allocation, Allocation.subject_id == Subject.subject_id)
+        if who.site is not None:
+            q = q.where(Subject.site_code == who.site)
+        subjects = conn.execute(q.order_by(Subject.subject_id)).mappings().all()
+        visits = conn.execute(select(Visit.subject_id, Visit.visit_code, Visit.visit_date)).all()
+    done: dict[str, dict[str, date | None]] = {}
+    for sid, code, when in visits:
+        done.setdefault(sid, {})[code] = when
+    labels = {a.code: a.label for a in design.arms}
+    baseline_code = next((v.code for v in design.visits if v.baseline), None)
+    out = []
+    for s in subjects:
+        entered = done.get(s["subject_id"], {})
+        due = _visit_due(design, entered.get(baseline_code) if baseline_code else None, s["consent_date"])
+        nxt = None
+        if s["status"] in ("screened", "randomised"):
+            for v in design.visits:
+                if v.code not in entered:
+                    target, _lo, hi = due[v.code]
+                    nxt = {"visit": v.code, "label": v.label, "due": target, "overdue": hi < _today()}
+                    break
+        out.append(
+            {
+                "subject_id": s["subject_id"],
+                "site": s["site_code"],
+                "status": s["status"],
+                "status_reason": s["status_reason"],
+                "stratum": s["stratum"],
+                "arm": s["arm"],
+                "arm_label": labels.get(s["arm"]) if s["arm"] else None,
+                "visits_done": [v.code for v in design.visits if v.code in entered],
+                "next_visit": nxt,
+            }
+        )
+    return out
+
+
+def subject_view(store: Store, subject_id: str, who: CurrentUser) -> dict[str, Any]:
+    """Everything the subject page shows: status, arm, visits with forms entered, AEs, queries."""
+    row = get_subject_row(store, subject_id, who)
+    design = store.design
+    with store.reader.connect() as conn:
+        alloc = conn.execute(select(Allocation).where(Allocation.subject_id == subject_id)).mappings().first()
+        visits = dict(
+            conn.execute(
+                select(Visit.visit_code, Visit.visit_date).where(Visit.subject_id == subject_id)
+            ).all()
+        )
+        forms = conn.execute(
+            select(Observation.visit_code, Observation.instrument, func.count())
+            .where(Observation.subject_id == subject_id)
+            .group_by(Observation.visit_code, Observation.instrument)
+        ).all()
+        aes = (
+            conn.execute(
+                select(AdverseEvent).where(AdverseEvent.subject_id == subject_id).order_by(AdverseEvent.id)
+            )
+            .mappings()
+            .all()
+        )
+    entered = {(v, i): n for v, i, n in forms}
+    baseline_code = next((v.code for v in design.visits if v.baseline), None)
+    due = _visit_due(design, visits.get(baseline_code) if baseline_code else None, row["consent_date"])
+    schedule = []
+    for v in design.visits:
+        schedule.append(
+            {
+                "code": v.code,
+                "label": v.label,
+                "date": visits.get(v.code),
+                "due": due[v.code],
+                "forms": [
+                    {"instrument": code, "n_items": entered.get((v.code, code), 0)} for code in v.instruments
+                ],
+            }
+        )
+    labels = {a.code: a.label for a in design.arms}
+    return {
+        "subject": dict(row),
+        "strata": json.loads(row["strata"]) if row["strata"] else {},
+        "allocation": (
+            {
+                "arm": alloc["arm"],
+                "arm_label": labels.get(alloc["arm"], alloc["arm"]),
+                "randomized_at": alloc["randomized_at"],
+                "randomized_by": alloc["randomized_by"],
+            }
+            if alloc
+            else None
+        ),
+        "schedule": schedule,
+        "adverse_events": [dict(a) for a in aes],
+    }
+
+
+# ---------------------------------------------------------------------------------------- forms
+def _input_kind(item: Any) -> str:
+    if item.type in ("integer", "number"):
+        return "number"
+    if item.type in ("categorical", "boolean"):
+        return "select"
+    return "date" if item.type == "date" else "text"
+
+
+def _check_scheduled(store: Store, visit: str, instrument: str) -> Any:
+    design = store.design
+    v = next((v for v in design.visits if v.code == visit), None)
+    if v is None:
+        msg = (
+            f"visit {visit!r} is not in the schedule; visits are: {', '.join(x.code for x in design.visits)}"
+        )
+        raise NotFoundError(msg)
+    if instrument not in v.instruments:
+        msg = f"instrument {instrument!r} is not scheduled at {visit}; scheduled: {', '.join(v.instruments)}"
+        raise NotFoundError(msg)
+    return v
+
+
+def form_view(
+    store: Store, subject_id: str, *, who: CurrentUser, visit: str, instrument: str
+) -> dict[str, Any]:
+    """A visit form: the instrument's items (from the registry) with the stored values and scores."""
+    get_subject_row(store, subject_id, who)
+    v = _check_scheduled(store, visit, instrument)
+    inst = get_instrument(instrument)
+    with store.reader.connect() as conn:
+        stored = dict(
+            conn.execute(
+                select(Observation.item, Observation.value).where(
+                    Observation.subject_id == subject_id,
+                    Observation.visit_code == visit,
+                    Observation.instrument == instrument,
+                )
+            ).all()
+        )
+        visit_date = conn.execute(
+            select(Visit.visit_date).where(Visit.subject_id == subject_id, Visit.visit_code == visit)
+        ).scalar()
+    items = []
+    for it in inst.items:
+        options: list[str] | None = None
+        if it.type == "categorical" and it.allowed is not None:
+            options = [str(a) for a in it.allowed]
+        elif it.type == "boolean":
+            options = ["yes", "no"]
+        value = stored.get(it.code)
+        if it.type == "boolean" and value is not None:
+            value = "yes" if str(value).lower() in ("true", "1", "yes", "1.0") else "no"
+        items.append(
+            {
+                "code": it.code,
+                "label": it.label,
+                "type": it.type,
+                "kind": _input_kind(it),
+                "options": options,
+                "min": it.min,
+                "max": it.max,
+                "step": "1" if it.type == "integer" else "any",
+                "unit": it.unit,
+                "required": it.required,
+                "allowed": it.allowed_text(),
+                "description": it.description,
+                "value": value,
+            }
+        )
+    return {
+        "visit": {"code": v.code, "label": v.label},
+        "instrument": {
+            "code": inst.code,
+            "name": inst.name,
+            "citation": inst.citation,
+            "missing_rule": inst.missing_rule,
+            "score_range": inst.score_range,
+        },
+        "items": items,
+        "visit_date": visit_date,
+        "has_values": bool(stored),
+        "scores": visit_scores(store, subject_id, visit=visit, instrument=instrument) if stored else {},
+    }
+
+
+def validate_item(instrument: str, item: str, value: Any) -> str | None:
+    """Check one value against the registry; return the error message, or ``None`` when valid."""
+    inst = get_instrument(instrument)
+    try:
+        it = inst.item(item)
+    except (KeyError, NotFoundError, InputError) as exc:
+        return str(exc)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        it.check(value, instrument=instrument)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def form_rows(
+    subject_id: str, *, visit: str, instrument: str, values: dict[str, Any], visit_date: str | None
+) -> pd.DataFrame:
+    """Long observation rows for the non-blank values of a submitted form."""
+    inst = get_instrument(instrument)
+    rows = []
+    for it in inst.items:
+        raw = values.get(it.code)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        rows.append(
+            {
+                "subject": subject_id,
+                "visit": visit,
+                "instrument": instrument,
+                "item": it.code,
+                "value": raw.strip() if isinstance(raw, str) else raw,
+                "visit_date": visit_date or None,
+            }
+        )
+    unknown = sorted(set(values) - {it.code for it in inst.items})
+    if unknown:
+        msg = (
+            f"{instrument}: unknown item(s) {', '.join(map(repr, unknown))}; items are listed in the registry"
+        )
+        raise InputError(msg)
+    return pd.DataFrame(rows, columns=["subject", "visit", "instrument", "item", "value", "visit_date"])
+
+
+def visit_scores(store: Store, subject_id: str, *, visit: str, instrument: str) -> dict[str, Any]:
+    """The instrument's scores at the visit (the registry's scorer on the stored items)."""
+    from ssctrial.derive import compute_visit_scores
+
+    with store.reader.connect() as conn:
+        obs = conn.execute(
+            select(
+                Observation.subject_id.label("subject"),
+                Observation.visit_code.label("visit"),
+                Observation.instrument,
+                Observation.item,
+                Observation.value,
+                Observation.value_num,
+            ).where(
+                Observation.subject_id == subject_id,
+                Observation.visit_code == visit,
+                Observation.instrument == instrument,
+            )
+        ).all()
+        subj = conn.execute(
+            select(
+                Subject.subject_id.label("subject"), Subject.sex, Subject.birth_date, Subject.height_cm
+            ).where(Subject.subject_id == subject_id)
+        ).all()
+        vdate = conn.execute(
+            select(
+                Visit.subject_id.label("subject"), Visit.visit_code.label("visit"), Visit.visit_date
+            ).where(Visit.subject_id == subject_id, Visit.visit_code == visit)
+        ).all()
+    if not obs:
+        return {}
+    frame = pd.DataFrame(obs, columns=["subject", "visit", "instrument", "item", "value", "value_num"])
+    frame["value_num"] = frame["value_num"].astype(float)
+    try:
+        scores = compute_visit_scores(
+            frame,
+            store.design,
+            subjects=pd.DataFrame(subj, columns=["subject", "sex", "birth_date", "height_cm"]),
+            visit_dates=pd.DataFrame(vdate, columns=["subject", "visit", "visit_date"]),
+        )
+    except (InputError, ValueError) as exc:
+        return {"(not scored)": str(exc)}
+    out: dict[str, Any] = {}
+    for r in scores.itertuples(index=False):
+        if pd.isna(r.AVAL):
+            out[str(r.PARAMCD)] = None
+        else:
+            value = round(float(r.AVAL), 4)
+            out[str(r.PARAMCD)] = int(value) if value.is_integer() else value
+    return out
+
+
+# ---------------------------------------------------------------------------------------- dashboard
+def dashboard_data(store: Store, who: CurrentUser) -> dict[str, Any]:
+    """Enrolment by arm and site, subjects by status, missing forms and overdue visits, open queries."""
+    design = store.design
+    subjects = list_subjects(store, who)
+    with store.reader.connect() as conn:
+        sites = [r[0] for r in conn.execute(select(Site.code).order_by(Site.code)).all()]
+        forms = conn.execute(
+            select(Observation.subject_id, Observation.visit_code, Observation.instrument).distinct()
+        ).all()
+        visits = conn.execute(select(Visit.subject_id, Visit.visit_code)).all()
+    if who.site is not None:
+        sites = [who.site]
+    arms = [a.code for a in design.arms]
+    by_site = {site: {arm: 0 for arm in arms} | {"screened": 0, "screen_failed": 0} for site in sites}
+    by_status: dict[str, int] = {}
+    for s in subjects:
+        row = by_site.setdefault(s["site"], {arm: 0 for arm in arms} | {"screened": 0, "screen_failed": 0})
+        row["screened"] += 1
+        if s["arm"]:
+            row[s["arm"]] += 1
+        if s["status"] == "screen_failed":
+            row["screen_failed"] += 1
+        by_status[s["status"]] = by_status.get(s["status"], 0) + 1
+    entered = {(sid, v, i) for sid, v, i in forms}
+    visible = {s["subject_id"]: s for s in subjects}
+    schedule = {v.code: v for v in design.visits}
+    missing = []
+    for sid, vcode in sorted(visits):
+        if sid not in visible or vcode not in schedule:
+            continue
+        for inst in schedule[vcode].instruments:
+            if (sid, vcode, inst) not in entered:
+                missing.append({"subject_id": sid, "visit": vcode, "instrument": inst})
+    overdue = [
+        {"subject_id": s["subject_id"], **s["next_visit"]}
+        for s in subjects
+        if s["next_visit"] is not None and s["next_visit"]["overdue"]
+    ]
+    queries = store.queries(status=None)
+    if len(queries):
+        queries = queries[queries["subject_id"].isin(list(visible))]
+    open_q = int((queries["status"] == "open").sum()) if len(queries) else 0
+    answered_q = int((queries["status"] == "answered").sum()) if len(queries) else 0
+    return {
+        "arms": [{"code": a.code, "label": a.label} for a in design.arms],
+        "enrolment": [{"site": site, **counts} for site, counts in by_site.items()],
+        "totals": {
+            "screened": len(subjects),
+            "randomised": sum(1 for s in subjects if s["arm"]),
+            **{arm: sum(1 for s in subjects if s["arm"] == arm) for arm in arms},
+        },
+        "target_enrolment": design.target_enrolment,
+        "by_status": by_status,
+        "missing_forms": missing,
+        "overdue_visits": overdue,
+        "queries": {"open": open_q, "answered": answered_q},
+        "lock": store.lock_state(),
+    }
+
+
+# ---------------------------------------------------------------------------------------- audit
+def audit_trail(
+    store: Store, who: CurrentUser, *, table: str | None = None, record: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Audit rows (newest first), optionally for one table and record key.
+
+    Rows of the concealed tables (the allocation sequence) are shown to statisticians only, and
+    site-scoped users see only rows about their site's subjects.
+    """
+    q = select(AuditLog).order_by(AuditLog.id.desc()).limit(max(1, min(int(limit), 2000)))
+    if table:
+        q = q.where(AuditLog.table_name == table)
+    if record:
+        q = q.where(AuditLog.record_key == record)
+    if who.role != "statistician":
+        q = q.where(AuditLog.table_name.not_in(CONCEALED_TABLES))
+    with store.reader.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings().all()]
+        if who.site is not None:
+            mine = {
+                r[0]
+                for r in conn.execute(select(Subject.subject_id).where(Subject.site_code == who.site)).all()
+            }
+            rows = [r for r in rows if _record_subject(r) in mine]
+    if who.role != "statistician":
+        for r in rows:
+            if r["table_name"] == "allocation":
+                r["new"] = _redact_slot(r["new"])
+    return rows
+
+
+def _redact_slot(text: str | None) -> str | None:
+    """Drop the list slot (position, list id) from an allocation's audit values: with the block
+    sizes it would help predict the next assignments.
+    """
+    if not text:
+        return text
+    try:
+        values = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(values, dict):
+        for key in ("position", "list_id", "block", "block_size"):
+            values.pop(key, None)
+    return json.dumps(values, sort_keys=True)
+
+
+def _record_subject(row: dict[str, Any]) -> str | None:
+    key = str(row.get("record_key") or "")
+    if row.get("table_name") in ("subject", "allocation", "visit", "observation", "adverse_event", "sample"):
+        return key.split("/")[0].split("|")[0].split(":")[0]
+    if row.get("table_name") == "data_query" and row.get("new"):
+        try:
+            return json.loads(row["new"]).get("subject_id")
+        except (ValueError, AttributeError):
+            return None
+    return None
