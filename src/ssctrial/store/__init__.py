@@ -8,14 +8,17 @@ item-level data; :func:`import_csv` and :func:`export_tables` move files in and 
 
 from __future__ import annotations
 
+from ssctrial.store._access import check_site_access
 from ssctrial.store._audit import GENESIS_HASH, AuditReport, audit_row_hash, verify_audit_chain
 from ssctrial.store._bulk_subjects import SubjectBatchError
 from ssctrial.store._engine import DEFAULT_URL, create_store_engine
 from ssctrial.store._events import record_adverse_event, record_sample
 from ssctrial.store._io import ImportReport, export_tables, import_csv, read_import_file
+from ssctrial.store._lock import LOCK_REFUSED_ACTIONS
 from ssctrial.store._models import (
     AE_OUTCOMES,
     AE_RELATEDNESS,
+    QUERY_STATUSES,
     ROLES,
     SUBJECT_STATUSES,
     AdverseEvent,
@@ -24,6 +27,7 @@ from ssctrial.store._models import (
     AuditHead,
     AuditLog,
     Base,
+    DataQuery,
     Observation,
     RandomizationList,
     RandomizationSecret,
@@ -39,7 +43,14 @@ from ssctrial.store._observations import (
     record_observations,
     validate_observations,
 )
-from ssctrial.store._store import CONCEALED_TABLES, PERMISSIONS, Store, init_store, open_store
+from ssctrial.store._store import (
+    CONCEALED_TABLES,
+    HIDDEN_COLUMNS,
+    PERMISSIONS,
+    Store,
+    init_store,
+    open_store,
+)
 
 __all__ = [
     "SubjectBatchError",
@@ -48,6 +59,9 @@ __all__ = [
     "CONCEALED_TABLES",
     "DEFAULT_URL",
     "GENESIS_HASH",
+    "HIDDEN_COLUMNS",
+    "LOCK_REFUSED_ACTIONS",
+    "QUERY_STATUSES",
     "ImportReport",
     "PERMISSIONS",
     "ROLES",
@@ -59,6 +73,7 @@ __all__ = [
     "AuditLog",
     "AuditReport",
     "Base",
+    "DataQuery",
     "Observation",
     "ObservationError",
     "RandomizationList",
@@ -71,6 +86,7 @@ __all__ = [
     "Subject",
     "Visit",
     "audit_row_hash",
+    "check_site_access",
     "create_store_engine",
     "export_tables",
     "import_csv",

@@ -20,10 +20,11 @@ from ssctrial.design import StudyDesign, load_study, validate_study
 from ssctrial.exceptions import InputError, NotFoundError, PermissionDeniedError, StateError
 from ssctrial.store._audit import GENESIS_HASH, AuditEntry, append_audit, now_utc, to_json
 from ssctrial.store._engine import create_read_engine, create_store_engine
+from ssctrial.store._lock import LOCK_REFUSED_ACTIONS, assert_unlocked
 from ssctrial.store._migrate import current_revision, head_revision, upgrade_to_head
 from ssctrial.store._models import ROLES, AppUser, AuditHead, Base, RandomizationSecret, Site, Study
 
-__all__ = ["PERMISSIONS", "Store", "init_store", "open_store"]
+__all__ = ["HIDDEN_COLUMNS", "PERMISSIONS", "Store", "init_store", "open_store"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,16 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
     "update_status": frozenset({"admin", "investigator"}),
     "read_secret": frozenset({"statistician"}),
     "export_concealed": frozenset({"statistician"}),
+    "open_query": frozenset({"admin", "monitor"}),
+    "answer_query": frozenset({"admin", "investigator"}),
+    "close_query": frozenset({"admin", "monitor"}),
+    "reopen_query": frozenset({"admin", "monitor"}),
+    "lock": frozenset({"statistician"}),
+    "unlock": frozenset({"statistician"}),
 }
+
+#: Columns never shown by :meth:`Store.read_table`, :meth:`Store.users` or ``export_tables``.
+HIDDEN_COLUMNS: Mapping[str, tuple[str, ...]] = {"app_user": ("password_hash",)}
 
 #: Tables whose content would break allocation concealment.
 CONCEALED_TABLES: tuple[str, ...] = ("randomization_list", "randomization_secret")
@@ -104,6 +114,9 @@ class Store:
         PermissionDeniedError
             Unknown or inactive user, or a role without the permission (the message lists the
             roles that have it).
+        StateError
+            The database is locked and ``action`` changes trial data (one of
+            ``LOCK_REFUSED_ACTIONS``); the lock is read in ``session``'s transaction.
         """
         if action not in PERMISSIONS:
             msg = f"unknown action {action!r}; actions are: {', '.join(sorted(PERMISSIONS))}"
@@ -124,9 +137,13 @@ class Store:
                 f"roles allowed: {', '.join(sorted(allowed))}"
             )
             raise PermissionDeniedError(msg)
+        if action in LOCK_REFUSED_ACTIONS:
+            assert_unlocked(session)
         return row
 
-    def add_user(self, name: str, role: str, *, user: str) -> None:
+    def add_user(
+        self, name: str, role: str, *, user: str, site: str | None = None, password: str | None = None
+    ) -> None:
         """Add a user with a role (admins only).
 
         Parameters
@@ -137,25 +154,271 @@ class Store:
             One of ``admin``, ``investigator``, ``monitor``, ``statistician``.
         user
             The admin adding the user.
+        site
+            The one site the user may see (a site code of the study); ``None``: all sites.
+        password
+            The user's password (checked as by :meth:`set_password`); ``None``: none yet (the
+            user cannot log in to the web interface until one is set).
         """
+        from ssctrial.store._access import check_password, check_site, hash_password
+
         _check_user_name(name)
         if role not in ROLES:
             msg = f"role {role!r} is not allowed; expected one of {', '.join(ROLES)}"
             raise InputError(msg)
+        if password is not None:
+            check_password(name, password)
         with self.session() as s:
             self.check_role(s, user, "manage_users")
+            site = check_site(s, site)
             if s.get(AppUser, name) is not None:
                 msg = f"user {name!r} already exists"
                 raise StateError(msg)
+            hashed = hash_password(password) if password is not None else None
             at = now_utc()
-            s.add(AppUser(name=name, role=role, active=True, created_at=at, created_by=user))
-            append_audit(
-                s, [AuditEntry("insert", "app_user", name, None, to_json({"role": role}))], user=user, at=at
+            s.add(
+                AppUser(
+                    name=name,
+                    role=role,
+                    active=True,
+                    created_at=at,
+                    created_by=user,
+                    password_hash=hashed,
+                    site_code=site,
+                )
             )
+            new: dict[str, Any] = {"role": role}
+            if site is not None:
+                new["site"] = site
+            if password is not None:
+                new["password"] = "set"
+            append_audit(s, [AuditEntry("insert", "app_user", name, None, to_json(new))], user=user, at=at)
+
+    def set_password(self, name: str, password: str, *, user: str) -> None:
+        """Set a user's password (an admin, or the user themself).
+
+        Parameters
+        ----------
+        name
+            Whose password.
+        password
+            10 to 128 characters, not the user name. Stored only as an argon2id hash.
+        user
+            Who sets it: an admin, or ``name`` themself.
+
+        Raises
+        ------
+        InputError
+            The password breaks a rule (the message names the rule, never the password).
+        PermissionDeniedError
+            ``user`` is neither an admin nor ``name``.
+        NotFoundError
+            Unknown user ``name``.
+
+        Notes
+        -----
+        Audited as an ``update`` of ``app_user`` with new value ``{"password": "changed"}``.
+        """
+        from ssctrial.store._access import set_password
+
+        set_password(self, name, password, user=user)
+
+    def set_user_site(self, name: str, site: str | None, *, user: str) -> None:
+        """Restrict a user to one site, or (``site=None``) let them see all sites (admins; audited)."""
+        from ssctrial.store._access import set_user_site
+
+        set_user_site(self, name, site, user=user)
+
+    def set_user_active(self, name: str, *, active: bool, user: str) -> None:
+        """Activate or deactivate a user (admins; audited; an admin cannot deactivate themself)."""
+        from ssctrial.store._access import set_user_active
+
+        set_user_active(self, name, active=active, user=user)
+
+    def authenticate(self, name: str, password: str) -> dict[str, Any] | None:
+        """Check a log-in.
+
+        Returns
+        -------
+        dict or None
+            ``{"name", "role", "site", "active"}`` when ``password`` matches an active user
+            with a password; else ``None``.
+
+        Notes
+        -----
+        An unknown user, or one without a password, costs the same one argon2 verification (of a
+        dummy hash), so the time taken does not reveal which users exist. A hash made with older
+        argon2 parameters is replaced. Not audited: the caller logs the attempt
+        (:meth:`log_event`).
+        """
+        from ssctrial.store._access import authenticate
+
+        return authenticate(self, name, password)
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        """Return ``{"name", "role", "site", "active", "has_password"}`` of a user, or ``None``."""
+        from ssctrial.store._access import get_user
+
+        return get_user(self, name)
+
+    def log_event(
+        self, *, user: str, action: str, record: str, reason: str | None = None, table: str = "web"
+    ) -> None:
+        """Append one audit row in its own transaction (log-ins, log-outs, reads of the web layer).
+
+        Parameters
+        ----------
+        user
+            Who (any text, also an unknown name of a failed log-in; cut to 64 characters).
+        action
+            What, at most 16 characters (``login``, ``login_failed``, ``logout``, ``read``).
+        record
+            Which record (e.g. the page or the subject).
+        reason
+            Free text.
+        table
+            The audit row's table column (default ``web``).
+        """
+        from ssctrial.store._access import log_event
+
+        log_event(self, user=user, action=action, record=record, reason=reason, table=table)
 
     def users(self) -> pd.DataFrame:
-        """Return the users: columns ``name``, ``role``, ``active``, ``created_at``, ``created_by``."""
-        return self.read_table("app_user")
+        """Return the users.
+
+        Columns ``name``, ``role``, ``active``, ``created_at``, ``created_by``, ``site_code`` and
+        ``has_password`` (never the password hash).
+        """
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                select(
+                    AppUser.name,
+                    AppUser.role,
+                    AppUser.active,
+                    AppUser.created_at,
+                    AppUser.created_by,
+                    AppUser.site_code,
+                    AppUser.password_hash.is_not(None).label("has_password"),
+                ).order_by(AppUser.name)
+            ).all()
+        cols = ["name", "role", "active", "created_at", "created_by", "site_code", "has_password"]
+        out = pd.DataFrame(rows, columns=cols)
+        out["active"] = out["active"].astype(bool)
+        out["has_password"] = out["has_password"].astype(bool)
+        return out
+
+    def subject_site(self, subject_id: str) -> str | None:
+        """Return the site code of a subject (``None`` when it has none).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown subject.
+        """
+        from ssctrial.store._models import Subject
+
+        with self.reader.connect() as conn:
+            row = conn.execute(select(Subject.site_code).where(Subject.subject_id == subject_id)).first()
+        if row is None:
+            msg = f"subject_id: unknown subject {subject_id!r}"
+            raise NotFoundError(msg)
+        return row.site_code
+
+    # ------------------------------------------------------------------ data lock
+    def lock(self, *, user: str, reason: str) -> None:
+        """Lock the database (statistician; audited with the reason).
+
+        While locked, every change of trial data (enrolment, randomisation, recording, status
+        changes, allocation lists, data queries) is refused with :class:`StateError`; user
+        management, reading and exports still work.
+
+        Raises
+        ------
+        InputError
+            Blank reason.
+        StateError
+            Already locked.
+        """
+        from ssctrial.store._lock import lock
+
+        lock(self, user=user, reason=reason)
+
+    def unlock(self, *, user: str, reason: str) -> None:
+        """Unlock the database (statistician; the reason is audited). StateError if not locked."""
+        from ssctrial.store._lock import unlock
+
+        unlock(self, user=user, reason=reason)
+
+    def lock_state(self) -> dict[str, Any]:
+        """Return ``{"locked": bool, "locked_at", "locked_by", "reason"}`` (``None`` when unlocked)."""
+        from ssctrial.store._lock import lock_state
+
+        return lock_state(self)
+
+    # ------------------------------------------------------------------ data queries
+    def open_query(
+        self,
+        subject_id: str,
+        *,
+        user: str,
+        text: str,
+        visit: str | None = None,
+        instrument: str | None = None,
+        item: str | None = None,
+    ) -> int:
+        """Open a data query on a subject's data (monitor or admin); return its id.
+
+        Parameters
+        ----------
+        subject_id
+            An enrolled subject.
+        user
+            The monitor (or admin).
+        text
+            The question, 1 to 2000 characters, not blank.
+        visit
+            A visit code of the schedule.
+        instrument, item
+            An instrument of the registry and one of its items (an item needs its instrument).
+
+        Raises
+        ------
+        InputError
+            Bad text, visit, instrument or item (the message lists what is allowed).
+        NotFoundError
+            Unknown subject.
+        StateError
+            The database is locked.
+        """
+        from ssctrial.store._queries import open_query
+
+        return open_query(
+            self, subject_id, user=user, text=text, visit=visit, instrument=instrument, item=item
+        )
+
+    def answer_query(self, query_id: int, *, user: str, answer: str) -> None:
+        """Answer an open (or re-answer an answered) query (investigator or admin); status ``answered``."""
+        from ssctrial.store._queries import answer_query
+
+        answer_query(self, query_id, user=user, answer=answer)
+
+    def close_query(self, query_id: int, *, user: str, note: str | None = None) -> None:
+        """Close an open or answered query (monitor or admin); closing a closed one is a StateError."""
+        from ssctrial.store._queries import close_query
+
+        close_query(self, query_id, user=user, note=note)
+
+    def reopen_query(self, query_id: int, *, user: str, text: str) -> None:
+        """Reopen an answered or closed query (monitor or admin); ``text`` is audited as the reason."""
+        from ssctrial.store._queries import reopen_query
+
+        reopen_query(self, query_id, user=user, text=text)
+
+    def queries(self, *, status: str | None = None, subject: str | None = None) -> pd.DataFrame:
+        """Return the data queries (every column of ``data_query``, ordered by id), optionally filtered."""
+        from ssctrial.store._queries import queries
+
+        return queries(self, status=status, subject=subject)
 
     # ------------------------------------------------------------------ audit
     def audit(
@@ -428,6 +691,8 @@ class Store:
     def read_table(self, name: str) -> pd.DataFrame:
         """Return a whole table as a DataFrame (no role needed; concealed tables refused).
 
+        Columns in ``HIDDEN_COLUMNS`` (the password hashes) are never returned.
+
         Use :func:`~ssctrial.store.export_tables` with a statistician to export concealed tables.
         """
         if name not in self.table_names():
@@ -440,10 +705,12 @@ class Store:
 
     def _read_table(self, name: str) -> pd.DataFrame:
         table = Base.metadata.tables[name]
+        hidden = HIDDEN_COLUMNS.get(name, ())
+        columns = [c for c in table.columns if c.name not in hidden]
         order = list(table.primary_key.columns)
         with self.reader.connect() as conn:
-            rows = conn.execute(select(table).order_by(*order)).all()
-        return pd.DataFrame(rows, columns=[c.name for c in table.columns])
+            rows = conn.execute(select(*columns).order_by(*order)).all()
+        return pd.DataFrame(rows, columns=[c.name for c in columns])
 
 
 def _check_user_name(name: str) -> None:
