@@ -79,7 +79,7 @@ ACCESS: Mapping[tuple[str, str], frozenset[str] | None] = {
 
 
 def access_table_markdown() -> str:
-    """The access matrix as a Markdown table (for docs/web.md)."""
+    """Return the access matrix as a Markdown table (for docs/web.md)."""
     roles = ["admin", "investigator", "monitor", "statistician"]
     lines = ["| Method | Route | " + " | ".join(roles) + " |", "|---|---|" + "---|" * len(roles)]
     for (method, path), allowed in ACCESS.items():

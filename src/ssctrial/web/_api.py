@@ -141,7 +141,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
 
     @app.get("/api/v1/me", tags=["session"])
     def api_me(request: Request, user: UserDep) -> dict[str, Any]:
-        """The logged-in user."""
+        """Return the logged-in user and the session's CSRF token."""
         _t, sess = session_of(request)
         return {
             "user": user.name,
@@ -166,7 +166,8 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         store = _store(request)
         site = body.site or user.site
         if user.site is not None and site != user.site:
-            raise svc_denied(f"user {user.name!r} may enrol at site {user.site} only")
+            msg = f"user {user.name!r} may enrol at site {user.site} only"
+            raise svc_denied(msg)
         unmet = [c.code for c in store.design.eligibility if not body.eligibility.get(c.code, False)]
         if unmet:
             msg = (
@@ -187,7 +188,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
 
     @app.get("/api/v1/subjects/{subject_id}", tags=["subjects"])
     def api_subject(request: Request, user: UserDep, subject_id: str) -> Any:
-        """A subject: status, arm once assigned, visits and forms, adverse events."""
+        """Return a subject: status, arm once assigned, visits and forms, adverse events."""
         return _jsonable(svc.subject_view(_store(request), subject_id, user))
 
     @app.post("/api/v1/subjects/{subject_id}/randomize", tags=["subjects"])
@@ -208,7 +209,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
 
     @app.get("/api/v1/subjects/{subject_id}/visits/{visit}/{instrument}", tags=["forms"])
     def api_form(request: Request, user: UserDep, subject_id: str, visit: str, instrument: str) -> Any:
-        """A visit form: items with stored values and the computed scores."""
+        """Return a visit form: items with stored values and the computed scores."""
         return _jsonable(
             svc.form_view(_store(request), subject_id, who=user, visit=visit, instrument=instrument)
         )
@@ -234,7 +235,8 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
             visit_date=body.visit_date,
         )
         if rows.empty:
-            raise InputError("values: the form is empty; send at least one item value")
+            msg = "values: the form is empty; send at least one item value"
+            raise InputError(msg)
         try:
             result = store.record_observations(rows, user=user.name, reason=body.reason)
         except ObservationError as exc:
@@ -270,7 +272,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         record: str | None = None,
         limit: int = 200,
     ) -> Any:
-        """The audit trail, newest first (optionally of one table and record)."""
+        """Return the audit trail, newest first (optionally of one table and record)."""
         return _jsonable(svc.audit_trail(_store(request), user, table=table, record=record, limit=limit))
 
     @app.get("/api/v1/queries", tags=["monitoring"])
@@ -280,7 +282,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         status: str | None = None,
         subject: str | None = None,
     ) -> Any:
-        """Data queries visible to the user."""
+        """Return the data queries visible to the user."""
         from ssctrial.web._pages import _visible_queries
 
         return _jsonable(_visible_queries(_store(request), user, status=status, subject=subject))
@@ -341,7 +343,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
 
 
 def svc_denied(message: str) -> Exception:
-    """A permission error for the API."""
+    """Return a permission error for the API."""
     from ssctrial.exceptions import PermissionDeniedError
 
     return PermissionDeniedError(message)

@@ -172,7 +172,7 @@ def is_api(request: Request) -> bool:
 
 
 def session_of(request: Request) -> tuple[str | None, WebSession | None]:
-    """The request's session token and session (``None`` when absent or expired)."""
+    """Return the request's session token and session (``None`` when absent or expired)."""
     token = request.cookies.get(COOKIE)
     return token, request.app.state.sessions.get(token)
 
@@ -210,7 +210,8 @@ async def guard(request: Request) -> CurrentUser | None:
         if is_api(request):
             raise _Denied(401, "not logged in")
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise _Redirect(f"/login?next={quote(target, safe='')}")
+        url = f"/login?next={quote(target, safe='')}"
+        raise _Redirect(url)
     if sess.role not in roles:
         raise _Denied(
             403,
@@ -236,7 +237,7 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
 
 
 def client_address(request: Request) -> str:
-    """The client's address (for the login rate limit)."""
+    """Return the client's address (for the login rate limit)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -253,7 +254,7 @@ def status_of(exc: BaseException) -> int:
 
 
 def render_error(request: Request, status: int, message: str) -> Response:
-    """An error as JSON (API) or as an error page."""
+    """Render an error as JSON (API) or as an error page."""
     if is_api(request):
         return JSONResponse({"detail": message}, status_code=status)
     return html_response(request, "error.html", {"status": status, "message": message}, status=status)
@@ -293,7 +294,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 # ---------------------------------------------------------------------------------------- report
 def latest_report(settings: WebSettings) -> Path | None:
-    """The newest ``report.html`` under the reports folder, or ``None``."""
+    """Return the newest ``report.html`` under the reports folder, or ``None``."""
     if settings.reports_dir is None or not settings.reports_dir.is_dir():
         return None
     found = sorted(settings.reports_dir.rglob("report.html"), key=lambda p: p.stat().st_mtime)
@@ -304,11 +305,13 @@ def report_file(settings: WebSettings, path: str) -> Response:
     """Serve a file of the newest report's folder (figures), refusing paths outside it."""
     report = latest_report(settings)
     if report is None:
-        raise NotFoundError("no analysis report yet")
+        msg = "no analysis report yet"
+        raise NotFoundError(msg)
     base = report.parent.resolve()
     target = (base / path).resolve()
     if not target.is_relative_to(base) or not target.is_file():
-        raise NotFoundError(f"no file {path!r} in the latest report")
+        msg = f"no file {path!r} in the latest report"
+        raise NotFoundError(msg)
     response = FileResponse(target)
     response.headers["Content-Security-Policy"] = _REPORT_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
@@ -320,7 +323,8 @@ def run_report_job(app: FastAPI, *, user: str) -> str:
     job = app.state.report_job
     settings: WebSettings = app.state.settings
     if settings.reports_dir is None:
-        raise StateError("the server was started without --reports DIR; no place to write a report")
+        msg = "the server was started without --reports DIR; no place to write a report"
+        raise StateError(msg)
     with job["lock"]:
         if job["running"]:
             return "an analysis is already running"

@@ -246,7 +246,8 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
                 visit_date=form.get("visit_date"),
             )
             if rows.empty:
-                raise InputError("the form is empty: enter at least one value")
+                msg = "the form is empty: enter at least one value"
+                raise InputError(msg)
             result = store.record_observations(rows, user=user.name, reason=form.get("reason") or None)
         except ObservationError as exc:
             for e in exc.errors.itertuples(index=False):
@@ -510,7 +511,8 @@ def _query_for(store: Store, query_id: int, user: CurrentUser) -> dict[str, Any]
     q = store.queries()
     row = q[q["id"] == query_id]
     if row.empty:
-        raise NotFoundError(f"no query #{query_id}")
+        msg = f"no query #{query_id}"
+        raise NotFoundError(msg)
     rec = row.iloc[0].to_dict()
     svc.get_subject_row(store, str(rec["subject_id"]), user)
     return rec

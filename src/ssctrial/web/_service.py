@@ -213,7 +213,7 @@ def _check_scheduled(store: Store, visit: str, instrument: str) -> Any:
 def form_view(
     store: Store, subject_id: str, *, who: CurrentUser, visit: str, instrument: str
 ) -> dict[str, Any]:
-    """A visit form: the instrument's items (from the registry) with the stored values and scores."""
+    """Return a visit form: the instrument's items (from the registry) with stored values and scores."""
     get_subject_row(store, subject_id, who)
     v = _check_scheduled(store, visit, instrument)
     inst = get_instrument(instrument)
@@ -319,7 +319,7 @@ def form_rows(
 
 
 def visit_scores(store: Store, subject_id: str, *, visit: str, instrument: str) -> dict[str, Any]:
-    """The instrument's scores at the visit (the registry's scorer on the stored items)."""
+    """Return the instrument's scores at the visit (the registry's scorer on the stored items)."""
     from ssctrial.derive import compute_visit_scores
 
     with store.reader.connect() as conn:
@@ -463,8 +463,9 @@ def audit_trail(
 
 
 def _redact_slot(text: str | None) -> str | None:
-    """Drop the list slot (position, list id) from an allocation's audit values: with the block
-    sizes it would help predict the next assignments.
+    """Drop the list slot (position, list id) from an allocation's audit values.
+
+    With the block sizes, the slot positions would help predict the next assignments.
     """
     if not text:
         return text
