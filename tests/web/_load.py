@@ -371,7 +371,8 @@ def verify_load(store: Store, result: LoadResult) -> dict[str, tuple[bool, str]]
     extra = sorted(set(subjects) - set(result.enrolled))
     checks["every acknowledged enrolment stored (and nothing else)"] = (
         not missing and not extra,
-        f"{len(result.enrolled)} acknowledged, {len(subjects)} stored; missing {missing[:5]}, extra {extra[:5]}",
+        f"{len(result.enrolled)} acknowledged, {len(subjects)} stored; "
+        f"missing {missing[:5]}, extra {extra[:5]}",
     )
     # allocation
     alloc_subjects = Counter(a.subject_id for a in allocations)

@@ -10,7 +10,6 @@ intact audit chain and a reproducible allocation list. Skipped only outside CI w
 from __future__ import annotations
 
 import pytest
-
 from tests.store.conftest import IN_CI, PG_URL
 from tests.web._load import (
     LoadConfig,
