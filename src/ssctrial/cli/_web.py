@@ -9,14 +9,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from ssctrial.cli._store import _DEFAULT_DB, DbOption
+
 logger = logging.getLogger(__name__)
 console = Console()
 
 
 def serve(
-    db: Annotated[
-        str, typer.Option("--db", help="Store URL (sqlite:///trial.db or postgresql+psycopg://...).")
-    ],
+    db: DbOption = _DEFAULT_DB,
     host: Annotated[
         str, typer.Option(help="Address to listen on (127.0.0.1: this computer only).")
     ] = "127.0.0.1",

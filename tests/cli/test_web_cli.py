@@ -1,0 +1,39 @@
+"""``ssctrial serve``: opens the store, builds the app and hands it to uvicorn."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi.testclient import TestClient
+
+from ssctrial.cli.main import main
+from ssctrial.store import init_store
+
+
+def test_serve_builds_the_app_and_runs_uvicorn(tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'trial.db'}"
+    store = init_store(url, "basics", user="alice")
+    store.close()
+    seen = {}
+
+    def fake_run(app, **kwargs):
+        seen["app"] = app
+        seen.update(kwargs)
+
+    monkeypatch.setattr(uvicorn, "run", fake_run)
+    code = main(["serve", "--db", url, "--port", "8123", "--reports", str(tmp_path / "reports")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (seen["host"], seen["port"], seen["proxy_headers"]) == ("127.0.0.1", 8123, False)
+    assert "No user has a password yet" in out  # init makes the admin without one
+    assert "ssctrial users passwd" in out
+    client = TestClient(seen["app"])
+    assert client.get("/login").status_code == 200
+    assert seen["app"].state.settings.reports_dir == tmp_path / "reports"
+
+
+def test_serve_refuses_a_missing_store(tmp_path, capsys):
+    code = main(["serve", "--db", f"sqlite:///{tmp_path / 'none.db'}"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "no ssctrial store" in err
+    assert "ssctrial init" in err
