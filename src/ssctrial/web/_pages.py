@@ -514,7 +514,11 @@ def _query_for(store: Store, query_id: int, user: CurrentUser) -> dict[str, Any]
         msg = f"no query #{query_id}"
         raise NotFoundError(msg)
     rec = row.iloc[0].to_dict()
-    svc.get_subject_row(store, str(rec["subject_id"]), user)
+    try:
+        svc.get_subject_row(store, str(rec["subject_id"]), user)
+    except NotFoundError:  # another site's query: the same answer as no query (no subject id leaked)
+        msg = f"no query #{query_id}"
+        raise NotFoundError(msg) from None
     return rec
 
 
