@@ -246,3 +246,127 @@ def test_import_with_rejects(db, capsys, tmp_path):
     )
     assert code == 0 and "1 new" in out and "1 rows rejected" in out, err
     assert pd.read_csv(tmp_path / "rej.csv")["item"].tolist() == ["abdomen"]
+
+
+# ------------------------------------------------------------------------------------------ accounts, lock
+def test_users_passwords_sites_and_list(db, capsys, monkeypatch):
+    monkeypatch.setenv("SSCTRIAL_PASSWORD", "a long admin secret")
+    code, out, err = _run(capsys, "users", "passwd", "alice")  # the admin created by `ssctrial init`
+    assert code == 0 and "password of alice changed; by alice" in out, err
+    code, out, err = _run(
+        capsys,
+        "users",
+        "add",
+        "mona",
+        "--role",
+        "monitor",
+        "--site",
+        "HUASHAN",
+        "--password",
+        "--user",
+        "alice",
+    )
+    assert code == 0 and "user mona added with role monitor at site HUASHAN with a password" in out, err
+    code, out, err = _run(capsys, "users", "list")
+    assert code == 0, err
+    lines = {ln.split()[1]: ln for ln in out.splitlines() if ln.startswith("│") and "name" not in ln}
+    assert "HUASHAN" in lines["mona"] and "set" in lines["mona"]
+    assert "all" in lines["ivan"] and "none" in lines["ivan"]
+    assert "$argon2" not in out
+    store = open_store(db)
+    try:
+        assert store.authenticate("alice", "a long admin secret")["role"] == "admin"
+        assert store.authenticate("mona", "a long admin secret")["site"] == "HUASHAN"
+    finally:
+        store.close()
+    monkeypatch.setenv("SSCTRIAL_PASSWORD", "short")
+    _fails(
+        capsys,
+        "users",
+        "passwd",
+        "ivan",
+        "--user",
+        "alice",
+        match="password of user 'ivan': must be 10 to 128",
+    )
+    _fails(
+        capsys,
+        "users",
+        "add",
+        "pia",
+        "--role",
+        "monitor",
+        "--site",
+        "MAYO",
+        "--user",
+        "alice",
+        match="site: unknown site 'MAYO'; sites are: HUASHAN",
+    )
+    monkeypatch.setenv("SSCTRIAL_PASSWORD", "a valid long secret")
+    _fails(capsys, "users", "passwd", "ivan", "--user", "stan", match="may not manage users")
+
+
+def test_password_prompt_is_hidden_and_confirmed(db, capsys, monkeypatch):
+    import typer
+
+    monkeypatch.delenv("SSCTRIAL_PASSWORD", raising=False)
+    asked = []
+
+    def fake_prompt(text, **kwargs):
+        asked.append((text, kwargs))
+        return "prompted long secret"
+
+    monkeypatch.setattr(typer, "prompt", fake_prompt)
+    code, out, err = _run(capsys, "users", "passwd", "ivan", "--user", "alice")
+    assert code == 0, err
+    assert asked == [("Password for ivan", {"hide_input": True, "confirmation_prompt": True})]
+    store = open_store(db)
+    try:
+        assert store.authenticate("ivan", "prompted long secret")["name"] == "ivan"
+    finally:
+        store.close()
+
+
+def test_lock_and_unlock(db, capsys):
+    assert _enroll(capsys, "S001")[0] == 0
+    _fails(
+        capsys,
+        "lock",
+        "--reason",
+        "final",
+        "--user",
+        "ivan",
+        match="may not lock; roles allowed: statistician",
+    )
+    code, out, err = _run(capsys, "lock", "--reason", "final analysis", "--user", "stan")
+    assert code == 0 and "database locked at" in out and "by stan: final analysis" in out, err
+    _fails(
+        capsys,
+        "record",
+        "S001",
+        "BL",
+        "-i",
+        "MRSS",
+        "--item",
+        "face=1",
+        "--visit-date",
+        "2024-01-20",
+        "--user",
+        "ivan",
+        match=r"the database is locked \(since .* by stan: final analysis\); a statistician must unlock it",
+    )
+    _fails(capsys, "lock", "--reason", "again", "--user", "stan", match="already locked")
+    _fails(
+        capsys,
+        "unlock",
+        "--reason",
+        " ",
+        "--user",
+        "stan",
+        match="reason: unlocking the database needs a reason",
+    )
+    code, out, err = _run(capsys, "unlock", "--reason", "late data", "--user", "stan")
+    assert code == 0 and "database unlocked by stan: late data" in out, err
+    _fails(capsys, "unlock", "--reason", "again", "--user", "stan", match="the database is not locked")
+    assert _enroll(capsys, "S002")[0] == 0
+    assert _run(capsys, "audit", "verify")[0] == 0

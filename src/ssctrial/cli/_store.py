@@ -1,4 +1,4 @@
-"""Data capture commands: enroll, record, ae, import, export, audit verify, status, users add.
+"""Data capture commands: enroll, record, ae, import, export, audit verify, status, users, lock, unlock.
 
 Every write names its user (``--user`` or ``SSCTRIAL_USER``); the store checks the user's role.
 The database is ``--db`` (``SSCTRIAL_DB``, default ``sqlite:///ssctrial.db``).
@@ -305,10 +305,30 @@ def audit_verify(db: DbOption = _DEFAULT_DB) -> None:
 users_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 
 
+def _read_password(name: str) -> str:
+    """Return the password from ``SSCTRIAL_PASSWORD`` (scripts, tests) or a hidden prompt, asked twice."""
+    import os
+
+    from_env = os.environ.get("SSCTRIAL_PASSWORD")
+    if from_env is not None:
+        return from_env
+    return str(typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True))
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="New user's name.")],
     role: Annotated[str, typer.Option("--role", help="admin, investigator, monitor or statistician.")],
+    site: Annotated[
+        str | None, typer.Option("--site", help="Restrict the user to this site (default: all sites).")
+    ] = None,
+    password: Annotated[
+        bool,
+        typer.Option(
+            "--password/--no-password",
+            help="Set a password for the web interface (prompted twice, hidden; or env SSCTRIAL_PASSWORD).",
+        ),
+    ] = False,
     db: DbOption = _DEFAULT_DB,
     user: UserOption = "",
 ) -> None:
@@ -316,17 +336,39 @@ def users_add(
     from ssctrial.store import open_store
 
     user = _need_user(user)
+    secret = _read_password(name) if password else None
     store = open_store(db)
     try:
-        store.add_user(name, role, user=user)
+        store.add_user(name, role, user=user, site=site, password=secret)
     finally:
         store.close()
-    console.print(f"user {name} added with role {role}; by {user}", highlight=False)
+    where = f" at site {site}" if site else ""
+    with_pw = " with a password" if password else ""
+    console.print(f"user {name} added with role {role}{where}{with_pw}; by {user}", highlight=False)
+
+
+@users_app.command("passwd")
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="Whose password (an existing user).")],
+    db: DbOption = _DEFAULT_DB,
+    user: UserOption = "",
+) -> None:
+    """Set a user's password (an admin, or the user themself; default --user: NAME)."""
+    from ssctrial.store import open_store
+
+    user = user.strip() if user and user.strip() else name
+    secret = _read_password(name)
+    store = open_store(db)
+    try:
+        store.set_password(name, secret, user=user)
+    finally:
+        store.close()
+    console.print(f"password of {name} changed; by {user}", highlight=False)
 
 
 @users_app.command("list")
 def users_list(db: DbOption = _DEFAULT_DB) -> None:
-    """List users and roles."""
+    """List users, roles, sites and whether each has a password."""
     from ssctrial.store import open_store
 
     store = open_store(db)
@@ -335,11 +377,57 @@ def users_list(db: DbOption = _DEFAULT_DB) -> None:
     finally:
         store.close()
     table = Table(title="Users", title_justify="left")
-    for col in ("name", "role", "active", "created by"):
+    for col in ("name", "role", "site", "password", "active", "created by"):
         table.add_column(col)
     for r in users.itertuples(index=False):
-        table.add_row(r.name, r.role, "yes" if r.active else "no", r.created_by)
+        table.add_row(
+            r.name,
+            r.role,
+            r.site_code or "all",
+            "set" if r.has_password else "none",
+            "yes" if r.active else "no",
+            r.created_by,
+        )
     console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- lock
+def lock(
+    reason: Annotated[str, typer.Option("--reason", help="Why the data are locked (audited).")],
+    db: DbOption = _DEFAULT_DB,
+    user: UserOption = "",
+) -> None:
+    """Lock the database (statistician): no data change until an audited unlock."""
+    from ssctrial.store import open_store
+
+    user = _need_user(user)
+    store = open_store(db)
+    try:
+        store.lock(user=user, reason=reason)
+        state = store.lock_state()
+    finally:
+        store.close()
+    console.print(
+        f"database locked at {state['locked_at']:%Y-%m-%dT%H:%M:%SZ} by {user}: {state['reason']}",
+        highlight=False,
+    )
+
+
+def unlock(
+    reason: Annotated[str, typer.Option("--reason", help="Why the data are unlocked (audited).")],
+    db: DbOption = _DEFAULT_DB,
+    user: UserOption = "",
+) -> None:
+    """Unlock the database (statistician; the reason is audited)."""
+    from ssctrial.store import open_store
+
+    user = _need_user(user)
+    store = open_store(db)
+    try:
+        store.unlock(user=user, reason=reason)
+    finally:
+        store.close()
+    console.print(f"database unlocked by {user}: {reason.strip()}", highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------- status
@@ -432,5 +520,7 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_)
     app.command("export")(export)
     app.command("status")(status)
+    app.command("lock")(lock)
+    app.command("unlock")(unlock)
     app.add_typer(audit_app, name="audit")
     app.add_typer(users_app, name="users")
