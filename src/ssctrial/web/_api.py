@@ -226,7 +226,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         """Record a form (all values validated first; nothing is written when any is refused)."""
         store = _store(request)
         svc.get_subject_row(store, subject_id, user)
-        svc.form_view(store, subject_id, who=user, visit=visit, instrument=instrument)  # scheduled?
+        svc.check_scheduled(store, visit, instrument)
         rows = svc.form_rows(
             subject_id,
             visit=visit,

@@ -196,7 +196,8 @@ def _input_kind(item: Any) -> str:
     return "date" if item.type == "date" else "text"
 
 
-def _check_scheduled(store: Store, visit: str, instrument: str) -> Any:
+def check_scheduled(store: Store, visit: str, instrument: str) -> Any:
+    """Return the schedule's visit if ``instrument`` is scheduled at it, else raise NotFoundError."""
     design = store.design
     v = next((v for v in design.visits if v.code == visit), None)
     if v is None:
@@ -215,7 +216,7 @@ def form_view(
 ) -> dict[str, Any]:
     """Return a visit form: the instrument's items (from the registry) with stored values and scores."""
     get_subject_row(store, subject_id, who)
-    v = _check_scheduled(store, visit, instrument)
+    v = check_scheduled(store, visit, instrument)
     inst = get_instrument(instrument)
     with store.reader.connect() as conn:
         stored = dict(
