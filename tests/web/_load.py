@@ -164,8 +164,10 @@ class LoadConfig:
 
     ``think_min_s``/``think_max_s``: a virtual user waits a uniform random time in this range
     before each action after logging in (a coordinator reads the screen and types between
-    submissions); 0/0 gives the saturation figure. The run stops at ``duration_s`` or after
-    ``max_requests`` requests, whichever comes first; requests in flight then complete.
+    submissions); 0/0 gives the saturation figure. User ``i`` logs in at ``i / users * ramp_s``
+    seconds (people do not all log in within the same second; 0: all at once). The run stops at
+    ``duration_s`` or after ``max_requests`` requests, whichever comes first; requests in flight
+    then complete.
     """
 
     users: int = 50
@@ -173,6 +175,7 @@ class LoadConfig:
     max_requests: int = 20_000
     think_min_s: float = 0.5
     think_max_s: float = 1.5
+    ramp_s: float = 0.0
     seed: int = 8
     timeout_s: float = 60.0
 
@@ -239,6 +242,7 @@ async def _virtual_user(i: int, base: str, config: LoadConfig, result: LoadResul
             await asyncio.sleep(rng.uniform(config.think_min_s, config.think_max_s))
 
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    await asyncio.sleep(i / config.users * config.ramp_s)
     async with httpx.AsyncClient(base_url=base, timeout=config.timeout_s, limits=limits) as client:
         if not budget.take():
             return
