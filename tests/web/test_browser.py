@@ -127,8 +127,6 @@ class Browsing:
         if "Content Security Policy" in text or "Content-Security-Policy" in text:
             self.problems.append(f"CSP violation on {where}: {text}")
         elif msg.type == "error":
-            if "Failed to load resource" in text and where.endswith("/favicon.ico"):
-                return  # the app has no favicon; Chromium asks for one on every new page
             if "Failed to load resource" in text and self._is_document(where):
                 return  # a page answered 4xx on purpose; the test checks its status and message
             self.problems.append(f"console error on {where}: {text}")
