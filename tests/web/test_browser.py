@@ -211,6 +211,13 @@ def fill_enrolment(page, subject_id: str, *, eligible: bool) -> None:
         boxes.nth(i).set_checked(eligible)
 
 
+def session_cookie(page) -> dict:
+    """The browser's ``ssctrial_session`` cookie."""
+    found = [c for c in page.context.cookies() if c["name"] == "ssctrial_session"]
+    assert len(found) == 1, found
+    return found[0]
+
+
 def site_of(page, code: str):
     return page.locator(f"#bodymap .site[data-site='{code}']")
 
@@ -240,8 +247,14 @@ def test_whole_workflow(web: Browsing) -> None:
     arms = [a.label for a in store.design.arms]
     page = web.open()
 
-    # -- investigator logs in: empty dashboard
+    # -- investigator logs in: a new HttpOnly, SameSite session cookie (no fixation), unreadable by scripts
+    page.goto("/login")
+    before = session_cookie(page)
     log_in(page, "ivan", web)
+    after = session_cookie(page)
+    assert after["value"] != before["value"], "the session id must change at login"
+    assert (after["httpOnly"], after["sameSite"], after["path"]) == (True, "Lax", "/")
+    assert "ssctrial_session" not in page.evaluate("() => document.cookie")
     counts = dashboard(page)
     assert counts == dict.fromkeys(counts, 0)
     web.shot(page, "dashboard-empty")
@@ -317,6 +330,13 @@ def test_whole_workflow(web: Browsing) -> None:
     expect(face.locator("text.grade")).to_have_text("2")
     expect(page.locator("#item_face")).to_have_value("2")
     expect(page.locator("#mrss-live-total")).to_have_text("— (2 so far)")
+    abdomen = site_of(page, "abdomen")  # the map works from the keyboard too
+    abdomen.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#item_abdomen")).to_have_value("0")
+    page.keyboard.press(" ")
+    expect(abdomen).to_have_class(re.compile(r"\bg1\b"))
+    expect(page.locator("#mrss-live-total")).to_have_text("— (3 so far)")
     grades = {code: str(i % 4) for i, code in enumerate(MRSS_SITES)}
     grades["face"] = "2"
     for code in MRSS_SITES[1:]:
