@@ -89,6 +89,7 @@ def _user_row(session: Session, name: str) -> AppUser:
 def set_password(store: Store, name: str, password: str, *, user: str) -> None:
     """Set ``name``'s password; see :meth:`Store.set_password`."""
     check_password(name, password)
+    hashed = hash_password(password)  # before the transaction: not holding the write lock
     with store.session() as s:
         if user == name:
             row = s.get(AppUser, user)
@@ -98,7 +99,6 @@ def set_password(store: Store, name: str, password: str, *, user: str) -> None:
         else:
             store.check_role(s, user, "manage_users")
             row = _user_row(s, name)
-        hashed = hash_password(password)
         at = now_utc()
         had = row.password_hash is not None
         row.password_hash = hashed
@@ -156,10 +156,13 @@ def authenticate(store: Store, name: Any, password: Any) -> dict[str, Any] | Non
     """Check a log-in; see :meth:`Store.authenticate`."""
     row = None
     if isinstance(name, str) and 0 < len(name) <= 64:
-        with store.session() as s:
-            row = s.get(AppUser, name)
-            if row is not None:
-                s.expunge(row)
+        # the read engine: a log-in never takes the write lock (SQLite) or blocks writers
+        with store.reader.connect() as conn:
+            row = conn.execute(
+                select(
+                    AppUser.name, AppUser.role, AppUser.site_code, AppUser.active, AppUser.password_hash
+                ).where(AppUser.name == name)
+            ).first()
     stored = row.password_hash if row is not None else None
     candidate = password if isinstance(password, str) else ""
     ok = False

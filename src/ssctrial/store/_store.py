@@ -168,13 +168,14 @@ class Store:
             raise InputError(msg)
         if password is not None:
             check_password(name, password)
+        # hash before the transaction: argon2 takes ~0.1 s, not to be spent holding the write lock
+        hashed = hash_password(password) if password is not None else None
         with self.session() as s:
             self.check_role(s, user, "manage_users")
             site = check_site(s, site)
             if s.get(AppUser, name) is not None:
                 msg = f"user {name!r} already exists"
                 raise StateError(msg)
-            hashed = hash_password(password) if password is not None else None
             at = now_utc()
             s.add(
                 AppUser(
