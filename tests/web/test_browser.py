@@ -484,7 +484,9 @@ def test_adverse_event_form(web: Browsing) -> None:
     page.select_option("select[name=relatedness]", "possible")
     page.select_option("select[name=outcome]", "recovered")
     page.click("main form button[type=submit]")
-    expect(page.locator("main p.error")).to_contain_text("stop_date")
+    expect(page.locator("main p.error")).to_have_text(
+        "subject BR-AE1: adverse event stop_date 2026-11-05 is before start_date 2026-11-10"
+    )
     expect(page.locator("input[name=term]")).to_have_value("Nasopharyngitis")  # kept for correcting
     assert web.store.read_table("adverse_event").query("subject_id == 'BR-AE1'").empty
     web.shot(page, "ae-error")
@@ -524,7 +526,11 @@ def test_data_lock(web: Browsing) -> None:
     web.shot(stan, "locked")
 
     ivan.click("#visit-form button[type=submit]")  # ... and saves after it
-    expect(ivan.locator("main p.error").first).to_contain_text("locked")
+    refused = ivan.locator("main p.error").first
+    lock_message = r"^the database is locked \(since \S+ by stan: interim analysis\)"
+    expect(refused).to_have_text(re.compile(lock_message))
+    expect(refused).to_contain_text("a statistician must unlock it, with a reason, before any change")
+    expect(ivan.locator("#item_face")).to_have_value("1")  # the entry is kept for after the unlock
     assert stored_mrss(web.store, "BR-LOCK") == {}
     web.shot(ivan, "save-refused-locked")
     ivan.goto(form)  # while locked the form is read-only
