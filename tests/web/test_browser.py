@@ -117,6 +117,7 @@ class Browsing:
         page = context.new_page()
         page.on("console", lambda msg: self._console(msg))
         page.on("pageerror", lambda exc: self.problems.append(f"page script error: {exc}"))
+        page.on("response", lambda r: r.status >= 500 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         return page
 
     def _console(self, msg) -> None:
@@ -149,7 +150,7 @@ class Browsing:
 
 @pytest.fixture
 def web(request, browser, site, shots) -> Iterator[Browsing]:
-    """The browsing session of one test; fails it on any console error or CSP violation."""
+    """The browsing session of one test; fails it on any console error, CSP violation or HTTP 5xx."""
     url, store = site
     prefix = request.node.name.removeprefix("test_").replace("_", "-")
     session = Browsing(url=url, store=store, browser=browser, folder=shots, prefix=prefix)
