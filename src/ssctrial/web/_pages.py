@@ -213,7 +213,6 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
                 request, "randomize.html", {"s": view, "result": None, "error": error}, status=400
             )
         record = randomize_subject(store, subject_id, user=user.name)
-        flash(request, "ok", f"{record.subject_id} randomised to {record.arm_label}")
         view = svc.subject_view(store, subject_id, user)
         return html_response(request, "randomize.html", {"s": view, "result": record, "error": None})
 
