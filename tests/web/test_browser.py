@@ -6,7 +6,7 @@ eligibility checklist, randomise, enter an mRSS with the body map and an invalid
 answer it, close it), record an adverse event, and lock and unlock the data, checking the pages,
 the dashboard counts and the store at each step. Every page visited is saved as a full-page PNG in
 ``$SSCTRIAL_SCREENSHOTS`` (default: a temporary folder, printed). Any browser console error, page
-script error or Content-Security-Policy violation fails the test.
+script error, HTTP 5xx response or Content-Security-Policy violation fails the test.
 
 The browser is ``$SSCTRIAL_CHROMIUM`` (default: ``chromium`` on the PATH, else ``/usr/bin/chromium``);
 Playwright never downloads one. Without it the tests skip, except in CI (``CI`` set), where they fail.
