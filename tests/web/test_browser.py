@@ -301,7 +301,8 @@ def test_whole_workflow(web: Browsing) -> None:
     page.click("form[action$='/randomize'] button[type=submit]")
     arm_shown = page.inner_text("#allocation .arm").strip()
     assert arm_shown in arms
-    expect(page.locator(".flash.ok")).to_have_text(f"{SUBJECT} randomised to {arm_shown}")
+    expect(page.locator("#allocation")).to_contain_text(f"{SUBJECT} is randomised to")
+    expect(page.locator("#allocation")).to_contain_text("by ivan; the assignment is final and audited")
     web.shot(page, "randomise-after")
     counts = dashboard(page)
     assert (counts["n-screened"], counts["n-randomised"]) == (1, 1)
