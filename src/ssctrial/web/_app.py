@@ -90,7 +90,17 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(folder))
     templates.env.autoescape = True
     templates.env.globals["quote"] = lambda s: quote(str(s), safe="")
+    templates.env.filters["dt"] = _format_time
     return templates
+
+
+def _format_time(value: Any) -> str:
+    """Show a timestamp to the minute (UTC), whatever type the database driver returned."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)[:16].replace("T", " ")
 
 
 def create_app(store: Store | str, *, settings: WebSettings | None = None) -> FastAPI:
