@@ -37,3 +37,25 @@ def test_serve_refuses_a_missing_store(tmp_path, capsys):
     assert code == 1
     assert "no ssctrial store" in err
     assert "ssctrial init" in err
+
+
+def test_users_add_creates_the_first_web_admin(tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'trial.db'}"
+    monkeypatch.delenv("SSCTRIAL_USER", raising=False)
+    assert main(["init", "--db", url, "--user", "root"]) == 0
+    monkeypatch.setenv("SSCTRIAL_PASSWORD", "first-admin-pass")
+    # no --user: allowed only while no account can log in, and only for an admin with a password
+    assert main(["users", "add", "ivan", "--role", "investigator", "--password", "--db", url]) == 1
+    assert "every write must name its user" in capsys.readouterr().err
+    assert main(["users", "add", "ada", "--role", "admin", "--password", "--db", url]) == 0
+    capsys.readouterr()
+    from ssctrial.store import open_store
+
+    store = open_store(url)
+    assert store.authenticate("ada", "first-admin-pass")["role"] == "admin"
+    audit = store.read_table("audit_log")
+    assert audit.iloc[-1]["user_name"] == "root"  # the store's creator is recorded as adding her
+    store.close()
+    # once an account has a password, the bootstrap path is closed
+    assert main(["users", "add", "eve", "--role", "admin", "--password", "--db", url]) == 1
+    assert "every write must name its user" in capsys.readouterr().err

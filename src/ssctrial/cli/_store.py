@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -315,6 +315,15 @@ def _read_password(name: str) -> str:
     return str(typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True))
 
 
+def _store_creator(store: Any) -> str:
+    from sqlalchemy import select
+
+    from ssctrial.store import Study
+
+    with store.reader.connect() as conn:
+        return str(conn.execute(select(Study.created_by)).scalar() or "")
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="New user's name.")],
@@ -332,13 +341,19 @@ def users_add(
     db: DbOption = _DEFAULT_DB,
     user: UserOption = "",
 ) -> None:
-    """Add a user with a role (admins only)."""
+    """Add a user with a role (admins only).
+
+    The first web admin: while no account has a password, ``--role admin --password`` needs no
+    ``--user`` (the store's creator, from ``ssctrial init``, is recorded as the one who added it).
+    """
     from ssctrial.store import open_store
 
-    user = _need_user(user)
-    secret = _read_password(name) if password else None
     store = open_store(db)
     try:
+        if not user and role == "admin" and password and not bool(store.users()["has_password"].any()):
+            user = _store_creator(store)
+        user = _need_user(user)
+        secret = _read_password(name) if password else None
         store.add_user(name, role, user=user, site=site, password=secret)
     finally:
         store.close()
