@@ -34,7 +34,7 @@ from tests.web.conftest import ELIGIBLE, ROLE_USER, USERS, enrol_form, login, ma
 from ssctrial.design import load_study
 from ssctrial.randomize import create_allocation_list
 from ssctrial.store import init_store
-from ssctrial.web import ACCESS, WebSettings, create_app
+from ssctrial.web import ACCESS, WebSettings, access_table_markdown, create_app
 
 ROLES = ("admin", "investigator", "monitor", "statistician")
 VISIT, INSTRUMENT = "BL", "MRSS"
@@ -212,6 +212,17 @@ def test_every_route_has_an_access_rule_and_no_rule_is_stale(tmp_path):
     assert not missing, f"routes without an ACCESS rule: {missing}"
     assert not stale, f"ACCESS rules without a route: {stale}"
     app.state.store.close()
+
+
+def test_docs_show_exactly_the_enforced_access_table():
+    """docs/web.md holds the table generated from ACCESS, unchanged (they cannot drift apart)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text(encoding="utf-8")
+    lines = doc.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith("| Method | Route |")))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    assert "\n".join(lines[start:end]) == access_table_markdown()
+    assert doc.count("| Method | Route |") == 1
+    assert len(lines[start + 2 : end]) == len(ACCESS)
 
 
 def test_access_rules_name_known_roles_only():
