@@ -680,3 +680,87 @@ def test_report_files_refuse_path_traversal(web_store, tmp_path):
         assert r.status_code == 404, (url, r.status_code)
         assert "TOP-SECRET" not in r.text and "root:" not in r.text, url
     client.close()
+
+
+# ============================================================================================ more
+OFFSITE = [
+    "//evil.example/",
+    "https://evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "javascript:alert(1)",
+    '/"><script>alert(1)</script>',
+]
+
+
+@pytest.mark.parametrize("target", OFFSITE)
+def test_login_next_is_not_an_open_redirect(app, target):
+    from urllib.parse import urlsplit
+
+    client = TestClient(app)
+    page = client.get("/login", params={"next": target})
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text
+    r = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "username": "ivan",
+            "password": USERS["ivan"][1],
+            "next": target,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    location = r.headers["location"]
+    parts = urlsplit(location)
+    assert not parts.scheme and not parts.netloc, location
+    assert location.startswith("/") and not location.startswith(("//", "/\\")), location
+    assert not re.search(r"[\s\x00-\x1f\\]", location), location  # browsers drop tabs: "/\t/x" is "//x"
+    # logged in, /login?next= redirects at once: the same rule
+    again = client.get("/login", params={"next": target}, follow_redirects=False)
+    assert again.status_code == 303 and not urlsplit(again.headers["location"]).netloc
+    client.close()
+
+
+def test_deactivation_and_password_change_end_sessions(client_for):
+    admin, acsrf = client_for("alice")
+    mona, _ = client_for("mona")
+    assert mona.get("/api/v1/me").status_code == 200
+    r = admin.post("/users/mona/active", data={"csrf_token": acsrf, "active": "no"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert mona.get("/api/v1/me").status_code == 401
+    r = TestClient(admin.app).post("/api/v1/login", json={"username": "mona", "password": USERS["mona"][1]})
+    assert r.status_code == 401 and r.json() == {"detail": "user name or password is wrong"}
+    # a password change ends every session of the user (a stolen cookie too)
+    ivan1, csrf1 = client_for("ivan")
+    ivan2, _ = client_for("ivan")
+    new = "ivan-new-password-2"
+    r = ivan1.post(
+        "/account/password",
+        data={"csrf_token": csrf1, "current": USERS["ivan"][1], "new": new, "confirm": new},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert ivan1.get("/api/v1/me").status_code == 401 and ivan2.get("/api/v1/me").status_code == 401
+    probe = TestClient(admin.app)
+    assert (
+        probe.post("/api/v1/login", json={"username": "ivan", "password": USERS["ivan"][1]}).status_code
+        == 401
+    )
+    assert probe.post("/api/v1/login", json={"username": "ivan", "password": new}).status_code == 200
+
+
+def test_user_names_typed_at_login_are_shown_escaped_in_the_audit(client_for):
+    admin, _ = client_for("alice")  # logged in first: the failures below block this address
+    attacker = TestClient(admin.app)
+    for p in PAYLOADS:
+        r = attacker.post("/api/v1/login", json={"username": p, "password": "whatever-password"})
+        assert r.status_code == 401 and p not in r.text
+    page = admin.get("/audit", params={"table": "web"}).text
+    for p in PAYLOADS:
+        assert_safe_html(page, p)
+    rows = admin.get("/api/v1/audit", params={"table": "web"}).json()
+    assert {r["user_name"] for r in rows if r["action"] == "login_failed"} == set(PAYLOADS)
+    attacker.close()
