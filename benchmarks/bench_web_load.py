@@ -42,6 +42,7 @@ from tests.web._load import (  # noqa: E402 - after the path set-up
     LoadConfig,
     build_load_store,
     format_summary,
+    merge_results,
     pg_schema,
     run_load,
     serving,
@@ -111,6 +112,13 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the users log in")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--db", default=os.environ.get("SSCTRIAL_TEST_PG_URL") or DEFAULT_PG)
+    p.add_argument(
+        "--sequential",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first run N requests by ONE user, no think time: uncontended latency, server CPU per kind",
+    )
     p.add_argument("--profile", type=Path, default=None, help="write a stack-sample profile of the server")
     return p.parse_args(argv)
 
@@ -134,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     summaries = []
     all_ok = True
+    if args.sequential:
+        all_ok &= _sequential(args.db, args.sequential)
     for rep in range(args.repeat):
         load_before = os.getloadavg()
         with pg_schema(args.db) as url:
@@ -148,18 +158,28 @@ def main(argv: list[str] | None = None) -> int:
                     script.write_text(_PROFILED_SERVER)
                     out = args.profile.with_name(f"{args.profile.stem}-{rep + 1}{args.profile.suffix}")
                     command = [sys.executable, str(script), "{url}", "{port}", str(out)]
-                with serving(url, command=command) as (base, log):
-                    result = run_load(base, config)
+                with serving(url, command=command) as server:
+                    cpu0 = server.cpu_s()
+                    result = run_load(server.base, config)
+                    cpu = server.cpu_s() - cpu0
                     load_during = os.getloadavg()
+                    log = server.log
                 checks = verify_load(store, result)
             finally:
                 store.close()
         summary = summarise(result)
+        summary["server_cpu_ms_per_request"] = 1000 * cpu / max(1, summary["requests"])
+        summary["server_cpu_cores"] = cpu / result.wall_s
+        summary["load_average"] = load_during[0]
         summaries.append(summary)
         print(
             f"\n--- repeat {rep + 1}: load average before {load_before[0]:.2f}, at end {load_during[0]:.2f}"
         )
         print(format_summary(summary))
+        print(
+            f"server process CPU: {summary['server_cpu_ms_per_request']:.1f} ms per request, "
+            f"{summary['server_cpu_cores']:.2f} cores on average"
+        )
         for name, (ok, detail) in checks.items():
             print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail[:200]}")
             all_ok &= ok
@@ -169,6 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     med = _median_summary(summaries)
     print(f"\n=== medians of {len(summaries)} repeat(s) ===")
     print(format_summary(med))
+    print(
+        f"server process CPU {med['server_cpu_ms_per_request']:.1f} ms per request "
+        f"({med['server_cpu_cores']:.2f} cores); load average at the end of the runs "
+        f"{med['load_average']:.2f}"
+    )
     p99 = med["latency_ms"]["all"]["p99"]
     verdict = "PASS" if p99 < TARGET_P99_MS else "FAIL"
     print(f"p99 (all requests) {p99:.1f} ms vs target {TARGET_P99_MS:.0f} ms: {verdict}")
@@ -177,10 +202,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all_ok else 1
 
 
+def _sequential(db: str, n: int) -> bool:
+    """One user, no think time, ``n`` requests: latency without queueing, server CPU per kind."""
+    config = LoadConfig(users=1, duration_s=600, max_requests=n, think_min_s=0, think_max_s=0)
+    with pg_schema(db) as url:
+        store = build_load_store(url, n_users=1, slots_per_stratum=n)
+        try:
+            with serving(url) as server:
+                warm_up = LoadConfig(users=1, duration_s=60, max_requests=30, think_max_s=0)
+                warm = run_load(server.base, warm_up)
+                result = run_load(server.base, config, cpu_probe=server.cpu_s)
+            checks = verify_load(store, merge_results(warm, result))
+        finally:
+            store.close()
+    summary = summarise(result)
+    print(f"\n--- sequential: 1 user, no think time, {n} requests; load average {os.getloadavg()[0]:.2f}")
+    print(format_summary(summary))
+    for kind in KINDS:
+        count = summary["latency_ms"].get(kind, {}).get("n", 0)
+        if count:
+            cpu = 1000 * result.cpu_by_kind[kind] / count
+            print(f"  server CPU per {kind:<10} {cpu:6.1f} ms (process CPU clock, {int(count)} requests)")
+    failed = [name for name, (ok, _d) in checks.items() if not ok]
+    print(f"  database checks: {'all ok' if not failed else 'FAILED ' + str(failed)}")
+    return not failed
+
+
 def _median_summary(summaries: list[dict]) -> dict:
     med: dict = {
         key: statistics.median(s[key] for s in summaries)
-        for key in ("requests", "duration_s", "throughput_rps", "errors", "subjects", "randomised", "forms")
+        for key in (
+            "requests",
+            "duration_s",
+            "throughput_rps",
+            "errors",
+            "subjects",
+            "randomised",
+            "forms",
+            "server_cpu_ms_per_request",
+            "server_cpu_cores",
+            "load_average",
+        )
     }
     med["latency_ms"] = {}
     for kind in ("all", "all but login", *KINDS):

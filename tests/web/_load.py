@@ -113,11 +113,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    """A running server: its base URL, log file and process id."""
+
+    base: str
+    log: Path
+    pid: int
+
+    def cpu_s(self) -> float:
+        """CPU time (user + system, all threads) the server process has used so far, in seconds."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def serving(
-    url: str, *, startup_timeout: float = 60.0, command: list[str] | None = None
-) -> Iterator[tuple[str, Path]]:
-    """Run ``ssctrial serve --db url`` in a child process on a free port; yield (base URL, log file).
+def serving(url: str, *, startup_timeout: float = 60.0, command: list[str] | None = None) -> Iterator[Served]:
+    """Run ``ssctrial serve --db url`` in a child process on a free port; yield it as :class:`Served`.
 
     ``command`` replaces the server command (``{url}`` and ``{port}`` are filled in), e.g. to run
     it under a profiler. The child is terminated (then killed) when the block ends.
@@ -147,7 +159,7 @@ def serving(
                 msg = f"the server did not answer within {startup_timeout} s:\n{log.read_text()[-3000:]}"
                 raise RuntimeError(msg)
             time.sleep(0.2)
-        yield base, log
+        yield Served(base, log, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -198,6 +210,10 @@ class LoadResult:
     forms: dict[tuple[str, str, str], tuple[int, str | None]] = field(default_factory=dict)
     #: subject -> stratum levels sent
     strata: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: with one user: a function returning the server's CPU seconds, and the server CPU seconds
+    #: used per request kind (meaningful only when requests do not overlap)
+    cpu_probe: Any = None
+    cpu_by_kind: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 class _Budget:
@@ -215,14 +231,20 @@ class _Budget:
 async def _call(
     client: httpx.AsyncClient, result: LoadResult, t0: float, kind: str, path: str, body: dict[str, Any]
 ) -> httpx.Response | None:
+    cpu0 = result.cpu_probe() if result.cpu_probe else 0.0
     start = time.perf_counter()
     try:
         response = await client.post(path, json=body)
     except httpx.HTTPError as exc:
         result.samples.append((kind, 0, time.perf_counter() - start, start - t0))
-        result.errors.append(f"{kind} POST {path} -> {type(exc).__name__}: {exc}")
+        result.errors.append(
+            f"{kind} POST {path} at {start - t0:.2f} s after {time.perf_counter() - start:.3f} s "
+            f"-> {type(exc).__name__}: {exc}"
+        )
         return None
     result.samples.append((kind, response.status_code, time.perf_counter() - start, start - t0))
+    if result.cpu_probe:
+        result.cpu_by_kind[kind] += result.cpu_probe() - cpu0
     if not 200 <= response.status_code < 300:
         result.errors.append(f"{kind} POST {path} -> {response.status_code}: {response.text[:300]}")
         return None
@@ -312,8 +334,8 @@ async def _virtual_user(i: int, base: str, config: LoadConfig, result: LoadResul
                 result.forms[(sid, visit, instrument)] = (len(values), dates[visit])
 
 
-async def _run(base: str, config: LoadConfig) -> LoadResult:
-    result = LoadResult(config=config)
+async def _run(base: str, config: LoadConfig, cpu_probe: Any) -> LoadResult:
+    result = LoadResult(config=config, cpu_probe=cpu_probe)
     budget = _Budget(config)
     result.t0 = time.perf_counter()
     await asyncio.gather(*(_virtual_user(i, base, config, result, budget) for i in range(config.users)))
@@ -321,9 +343,26 @@ async def _run(base: str, config: LoadConfig) -> LoadResult:
     return result
 
 
-def run_load(base: str, config: LoadConfig) -> LoadResult:
-    """Drive ``config.users`` virtual users against the server at ``base``; return what they saw."""
-    return asyncio.run(_run(base, config))
+def run_load(base: str, config: LoadConfig, *, cpu_probe: Any = None) -> LoadResult:
+    """Drive ``config.users`` virtual users against the server at ``base``; return what they saw.
+
+    ``cpu_probe`` (e.g. :meth:`Served.cpu_s`) is read before and after every request to charge
+    the server's CPU time to request kinds; use it with one user only.
+    """
+    return asyncio.run(_run(base, config, cpu_probe))
+
+
+def merge_results(first: LoadResult, second: LoadResult) -> LoadResult:
+    """The requests and acknowledged writes of two runs against the same store (for :func:`verify_load`)."""
+    merged = LoadResult(config=second.config, wall_s=first.wall_s + second.wall_s)
+    for part in (first, second):
+        merged.samples.extend(part.samples)
+        merged.errors.extend(part.errors)
+        merged.enrolled.update(part.enrolled)
+        merged.allocated.update(part.allocated)
+        merged.forms.update(part.forms)
+        merged.strata.update(part.strata)
+    return merged
 
 
 # ----------------------------------------------------------------------------------------- verify

@@ -39,8 +39,8 @@ def test_concurrent_users_lose_no_writes_and_never_double_allocate(pg_url, capsy
     with pg_schema(pg_url) as url:
         store = build_load_store(url, n_users=config.users, slots_per_stratum=config.max_requests // 2)
         try:
-            with serving(url) as (base, log):
-                result = run_load(base, config)
+            with serving(url) as server:
+                result = run_load(server.base, config)
             summary = summarise(result)
             with capsys.disabled():
                 print("\n" + format_summary(summary))
@@ -48,7 +48,7 @@ def test_concurrent_users_lose_no_writes_and_never_double_allocate(pg_url, capsy
         finally:
             store.close()
     failed = {name: detail for name, (ok, detail) in checks.items() if not ok}
-    assert not failed, f"load test failed: {failed}\nserver log: {log.read_text()[-2000:]}"
+    assert not failed, f"load test failed: {failed}\nserver log: {server.log.read_text()[-2000:]}"
     # the run did real concurrent work (a run that did nothing would pass the checks above)
     assert summary["randomised"] >= 2 * config.users, summary
     assert summary["forms"] >= 2 * config.users, summary
@@ -60,8 +60,8 @@ def test_budget_bounds_the_request_count_and_verification_catches_lost_writes(pg
     with pg_schema(pg_url) as url:
         store = build_load_store(url, n_users=config.users, slots_per_stratum=20)
         try:
-            with serving(url) as (base, _log):
-                result = run_load(base, config)
+            with serving(url) as server:
+                result = run_load(server.base, config)
             assert len(result.samples) == 24
             assert result.wall_s < 30.0
             checks = verify_load(store, result)
