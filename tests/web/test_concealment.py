@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from scipy import stats
 from tests.web.conftest import USERS, csrf_of, login, make_store
@@ -42,15 +43,14 @@ def stratum_key(strata: dict[str, str]) -> str:
     return "|".join(f"{k}={v}" for k, v in strata.items())
 
 
-def next_arms(db: Path, stratum: str, n: int = 1) -> list[str]:
+def next_arms(store: Store, stratum: str, n: int = 1) -> list[str]:
     """The next ``n`` arms of a stratum, read from the concealed list (what must not leak)."""
-    with sqlite3.connect(db) as con:
-        rows = con.execute(
-            "SELECT arm FROM randomization_list WHERE stratum=? AND used_by_subject_id IS NULL "
-            "ORDER BY position LIMIT ?",
-            (stratum, n),
-        ).fetchall()
-    return [r[0] for r in rows]
+    query = sa.text(
+        "SELECT arm FROM randomization_list WHERE stratum = :s AND used_by_subject_id IS NULL "
+        "ORDER BY position LIMIT :n"
+    )
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(query, {"s": stratum, "n": n})]
 
 
 def enrol(store: Store, sid: str, strata: dict[str, str]) -> None:
@@ -77,6 +77,12 @@ def web_store(template_db, tmp_path) -> Iterator[Store]:
     store = open_store(f"sqlite:///{path}")
     yield store
     store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_store(request) -> Store:
+    """The BASICS web store on SQLite, and on PostgreSQL (where the slot claim differs)."""
+    return request.getfixturevalue("web_store" if request.param == "sqlite" else "pg_web_store")
 
 
 def db_of(store: Store) -> Path:
@@ -192,19 +198,20 @@ def _normalised(html: str, sid: str, strata: dict[str, str]) -> str:
     return out
 
 
-def test_randomize_page_before_assignment_does_not_depend_on_the_next_arm(web_store, app):
-    db = db_of(web_store)
+def test_randomize_page_before_assignment_does_not_depend_on_the_next_arm(backend_store):
+    web_store = backend_store
+    app = create_app(web_store)
     client = TestClient(app)
     login(client, "ivan")
     # 1. the same subject, before and after the next slot of its stratum changes arm
     strata = STRATA[0]
     key = stratum_key(strata)
     enrol(web_store, "X1", strata)
-    first_next = next_arms(db, key)[0]
+    first_next = next_arms(web_store, key)[0]
     before = client.get("/subjects/X1/randomize")
     api_before = client.get("/api/v1/subjects/X1").json()
     n = 0
-    while next_arms(db, key)[0] == first_next:  # use slots (as another clinic would) until it differs
+    while next_arms(web_store, key)[0] == first_next:  # use slots (as another clinic would) until it differs
         enrol(web_store, f"F{n}", strata)
         randomize_subject(web_store, f"F{n}", user="alice")
         n += 1
@@ -216,14 +223,14 @@ def test_randomize_page_before_assignment_does_not_depend_on_the_next_arm(web_st
     pages = {}
     for i, s in enumerate(STRATA):
         enrol(web_store, f"Y{i}", s)
-        pages[next_arms(db, stratum_key(s))[0]] = (f"Y{i}", s)
+        pages[next_arms(web_store, stratum_key(s))[0]] = (f"Y{i}", s)
     if len(pages) < 2:  # every stratum's next arm is the same: move one stratum on
         s = STRATA[1]
-        while next_arms(db, stratum_key(s))[0] in pages:
+        while next_arms(web_store, stratum_key(s))[0] in pages:
             n += 1
             enrol(web_store, f"F{n}", s)
             randomize_subject(web_store, f"F{n}", user="alice")
-        pages[next_arms(db, stratum_key(s))[0]] = ("Y1", s)
+        pages[next_arms(web_store, stratum_key(s))[0]] = ("Y1", s)
     assert len(pages) >= 2
     bodies = set()
     for sid, s in pages.values():
@@ -242,8 +249,9 @@ def _assert_no_future_arm(body: str, store: Store, *, own: str | None = None) ->
         assert arm.code not in body and arm.label not in body, (arm.code, body[-500:])
 
 
-def test_failed_randomisations_reveal_no_arm(web_store, app):
-    db = db_of(web_store)
+def test_failed_randomisations_reveal_no_arm(backend_store):
+    web_store = backend_store
+    app = create_app(web_store)
     client = TestClient(app)
     csrf = login(client, "ivan")
     strata = STRATA[2]
@@ -255,11 +263,11 @@ def test_failed_randomisations_reveal_no_arm(web_store, app):
     done = randomize_subject(web_store, "DONE1", user="ivan")
     # make the next slot's arm differ from DONE1's, so that "no other arm" is a real check
     n = 0
-    while next_arms(db, key)[0] == done.arm:
+    while next_arms(web_store, key)[0] == done.arm:
         enrol(web_store, f"F{n}", strata)
         randomize_subject(web_store, f"F{n}", user="alice")
         n += 1
-    slot = next_arms(db, key, 6)
+    slot = next_arms(web_store, key, 6)
     cases = [
         ("SF1", {"confirm": "yes"}, 409, None),  # not eligible (screen failure)
         ("DONE1", {"confirm": "yes"}, 409, done.arm),  # already randomised (its own arm may show)
@@ -280,7 +288,7 @@ def test_failed_randomisations_reveal_no_arm(web_store, app):
     assert r.status_code == 403
     _assert_no_future_arm(r.text, web_store)
     # failed attempts used no slot
-    assert next_arms(db, key, 6) == slot
+    assert next_arms(web_store, key, 6) == slot
     for c in (client, mona):
         c.close()
 
