@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -764,3 +765,35 @@ def test_user_names_typed_at_login_are_shown_escaped_in_the_audit(client_for):
     rows = admin.get("/api/v1/audit", params={"table": "web"}).json()
     assert {r["user_name"] for r in rows if r["action"] == "login_failed"} == set(PAYLOADS)
     attacker.close()
+
+
+def test_idle_session_expires(web_store):
+    app = create_app(web_store, settings=WebSettings(idle_timeout_s=0.3))
+    client = TestClient(app)
+    login(client, "ivan")
+    assert client.get("/api/v1/me").status_code == 200
+    time.sleep(0.45)
+    assert client.get("/api/v1/me").status_code == 401
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    client.close()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_injection_in_path_parameters_is_escaped(client_for, payload):
+    from urllib.parse import quote
+
+    client, _ = client_for("alice")
+    seg = quote(payload, safe="")
+    for url in (f"/subjects/{seg}", f"/subjects/{seg}/randomize", f"/subjects/{seg}/visits/BL/MRSS"):
+        r = client.get(url)
+        assert r.status_code in (400, 404), (url, r.status_code)
+        assert_safe_html(r.text, payload, shown=False)
+    r = client.get(f"/subjects/S1/visits/{seg}/MRSS")
+    assert r.status_code == 404 and "<script>alert" not in r.text
+    r = client.get(f"/api/v1/subjects/{seg}")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+    detail = r.json()["detail"]  # a plain JSON string: the client escapes it where it shows it
+    assert payload in detail or ("/" in payload and detail == "page not found"), detail
+    with sqlite3.connect(db_of(client.app)) as con:
+        assert con.execute("SELECT count(*) FROM app_user").fetchone() == (len(USERS),)
