@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_URL = "sqlite:///ssctrial.db"
 
 _BUSY_TIMEOUT_MS = 60_000
+#: connection pool of server databases (PostgreSQL): kept open, and extra under load
+_POOL_SIZE = 20
+_MAX_OVERFLOW = 20
 
 
 def create_store_engine(url: str, *, immediate: bool = True) -> Engine:
@@ -38,7 +41,10 @@ def create_store_engine(url: str, *, immediate: bool = True) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg2cffi"):
         logger.info("using %s; the tested driver is psycopg 3 (postgresql+psycopg://)", parsed.drivername)
     try:
-        return create_engine(url, pool_pre_ping=True)
+        # a web server runs up to 40 requests at once (anyio's thread pool): keep 20 connections
+        # open instead of SQLAlchemy's 5, so that busy periods do not open and close a new server
+        # connection (process fork + password handshake) for nearly every request
+        return create_engine(url, pool_pre_ping=True, pool_size=_POOL_SIZE, max_overflow=_MAX_OVERFLOW)
     except Exception as exc:  # noqa: BLE001 - e.g. missing driver module
         msg = f"cannot use database URL {parsed.render_as_string(hide_password=True)!r}: {exc}"
         raise InputError(msg) from None
