@@ -13,7 +13,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 __all__ = ["LoginRateLimiter", "WebSession", "SessionStore"]
@@ -22,6 +22,8 @@ __all__ = ["LoginRateLimiter", "WebSession", "SessionStore"]
 IDLE_TIMEOUT_S = 30 * 60
 #: Absolute lifetime of a session (seconds).
 ABSOLUTE_TIMEOUT_S = 12 * 3600
+#: Anonymous (login-form) sessions kept at most; the oldest are evicted first.
+MAX_ANONYMOUS = 5_000
 
 
 def _digest(token: str) -> str:
@@ -48,8 +50,18 @@ class WebSession:
 class SessionStore:
     """Thread-safe map of session token digests to :class:`WebSession`."""
 
-    def __init__(self, *, idle_timeout: float = IDLE_TIMEOUT_S, absolute_timeout: float = ABSOLUTE_TIMEOUT_S):
+    def __init__(
+        self,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT_S,
+        absolute_timeout: float = ABSOLUTE_TIMEOUT_S,
+        max_anonymous: int = MAX_ANONYMOUS,
+    ):
         self._sessions: dict[str, WebSession] = {}
+        # anonymous sessions (a login form's CSRF token) in creation order: a flood of GET /login
+        # evicts the oldest ones instead of growing memory without bound
+        self._anonymous: OrderedDict[str, None] = OrderedDict()
+        self.max_anonymous = max_anonymous
         self._lock = threading.Lock()
         self.idle_timeout = idle_timeout
         self.absolute_timeout = absolute_timeout
@@ -58,8 +70,14 @@ class SessionStore:
         """Create a session and return its token (to be set as the cookie value)."""
         token = secrets.token_urlsafe(32)
         sess = WebSession(csrf=secrets.token_urlsafe(32), user=user, role=role, site=site)
+        key = _digest(token)
         with self._lock:
-            self._sessions[_digest(token)] = sess
+            self._sessions[key] = sess
+            if user is None:
+                self._anonymous[key] = None
+                while len(self._anonymous) > self.max_anonymous:
+                    oldest, _ = self._anonymous.popitem(last=False)
+                    self._sessions.pop(oldest, None)
             if len(self._sessions) > 10_000:
                 self._purge_locked()
         return token
@@ -76,6 +94,7 @@ class SessionStore:
                 return None
             if now - sess.seen > self.idle_timeout or now - sess.created > self.absolute_timeout:
                 del self._sessions[key]
+                self._anonymous.pop(key, None)
                 return None
             sess.seen = now
             return sess
@@ -83,8 +102,10 @@ class SessionStore:
     def delete(self, token: str | None) -> None:
         """End a session (logout); unknown tokens are ignored."""
         if token:
+            key = _digest(token)
             with self._lock:
-                self._sessions.pop(_digest(token), None)
+                self._sessions.pop(key, None)
+                self._anonymous.pop(key, None)
 
     def end_user_sessions(self, user: str) -> int:
         """End every session of ``user`` (after a deactivation or password change)."""
@@ -103,6 +124,7 @@ class SessionStore:
         ]
         for k in stale:
             del self._sessions[k]
+            self._anonymous.pop(k, None)
 
 
 class LoginRateLimiter:
