@@ -8,8 +8,9 @@ Run::
 
 Each repeat: a fresh PostgreSQL schema with a BASICS store (one investigator per virtual user,
 each with an argon2id password), the real server in a child process (``python -m ssctrial.cli
-serve --db URL``: uvicorn, ONE worker process, because login sessions live in the server
-process's memory and several workers would need sticky sessions), then ``--users`` virtual users
+serve --db URL``: uvicorn, one worker process, because login sessions live in the server
+process's memory; ``--servers N`` starts N such processes on the same database and pins each
+user to one of them, as a load balancer with sticky sessions would), then ``--users`` virtual users
 (asyncio + httpx, one cookie jar each) log in through ``POST /api/v1/login`` and loop until
 ``--duration`` seconds or ``--max-requests`` requests: enrol a subject (all eligibility criteria
 confirmed, random strata), enter the screening mRSS, randomise, enter the baseline mRSS and the
@@ -29,6 +30,7 @@ Client and server share this machine's cores, so the figures include the clients
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -110,6 +112,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--think-min", type=float, default=0.5, help="seconds (uniform think time, lower)")
     p.add_argument("--think-max", type=float, default=1.5, help="seconds (uniform think time, upper)")
     p.add_argument("--ramp", type=float, default=10.0, help="seconds over which the users log in")
+    p.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="server processes on the database; users pinned round-robin (sticky sessions)",
+    )
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--db", default=os.environ.get("SSCTRIAL_TEST_PG_URL") or DEFAULT_PG)
     p.add_argument(
@@ -137,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"web load: {config.users} users x {config.duration_s:.0f} s (max {config.max_requests} requests), "
         f"think {config.think_min_s}-{config.think_max_s} s, logins spread over {config.ramp_s:.0f} s, "
-        "1 uvicorn worker, PostgreSQL, "
+        f"{args.servers} server process(es) of 1 uvicorn worker each, PostgreSQL, "
         f"{os.cpu_count()} CPUs, {args.repeat} repeat(s)"
     )
     summaries = []
@@ -158,12 +166,15 @@ def main(argv: list[str] | None = None) -> int:
                     script.write_text(_PROFILED_SERVER)
                     out = args.profile.with_name(f"{args.profile.stem}-{rep + 1}{args.profile.suffix}")
                     command = [sys.executable, str(script), "{url}", "{port}", str(out)]
-                with serving(url, command=command) as server:
-                    cpu0 = server.cpu_s()
-                    result = run_load(server.base, config)
-                    cpu = server.cpu_s() - cpu0
+                with contextlib.ExitStack() as stack:
+                    servers = [
+                        stack.enter_context(serving(url, command=command)) for _ in range(args.servers)
+                    ]
+                    cpu0 = sum(server.cpu_s() for server in servers)
+                    result = run_load([server.base for server in servers], config)
+                    cpu = sum(server.cpu_s() for server in servers) - cpu0
                     load_during = os.getloadavg()
-                    log = server.log
+                    log = servers[0].log
                 checks = verify_load(store, result)
             finally:
                 store.close()

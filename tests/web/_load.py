@@ -32,7 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -334,17 +334,24 @@ async def _virtual_user(i: int, base: str, config: LoadConfig, result: LoadResul
                 result.forms[(sid, visit, instrument)] = (len(values), dates[visit])
 
 
-async def _run(base: str, config: LoadConfig, cpu_probe: Any) -> LoadResult:
+async def _run(base: str | Sequence[str], config: LoadConfig, cpu_probe: Any) -> LoadResult:
     result = LoadResult(config=config, cpu_probe=cpu_probe)
     budget = _Budget(config)
     result.t0 = time.perf_counter()
-    await asyncio.gather(*(_virtual_user(i, base, config, result, budget) for i in range(config.users)))
+    bases = [base] if isinstance(base, str) else list(base)
+    await asyncio.gather(
+        *(_virtual_user(i, bases[i % len(bases)], config, result, budget) for i in range(config.users))
+    )
     result.wall_s = time.perf_counter() - result.t0
     return result
 
 
-def run_load(base: str, config: LoadConfig, *, cpu_probe: Any = None) -> LoadResult:
+def run_load(base: str | Sequence[str], config: LoadConfig, *, cpu_probe: Any = None) -> LoadResult:
     """Drive ``config.users`` virtual users against the server at ``base``; return what they saw.
+
+    With several base URLs (several server processes on the same database) user ``i`` always
+    talks to ``base[i % len(base)]``: what a load balancer with sticky sessions does, as login
+    sessions live in the memory of the process that created them.
 
     ``cpu_probe`` (e.g. :meth:`Served.cpu_s`) is read before and after every request to charge
     the server's CPU time to request kinds; use it with one user only.
