@@ -320,54 +320,64 @@ def form_rows(
 
 
 def visit_scores(store: Store, subject_id: str, *, visit: str, instrument: str) -> dict[str, Any]:
-    """Return the instrument's scores at the visit (the registry's scorer on the stored items)."""
-    from ssctrial.derive import compute_visit_scores
+    """Return the instrument's scores at the visit (the registry's scorer on the stored items).
 
+    The form is scored as a one-row frame with typed items, the study's scorer options and, for
+    lung function, the subject's sex, age at the visit and height, as
+    :func:`ssctrial.derive.compute_visit_scores` does for a whole trial (a test checks both agree).
+    """
+    from ssctrial.derive import instrument_options
+
+    inst = get_instrument(instrument)
+    params = {col: paramcd for col, paramcd in inst.outputs.items() if paramcd}
+    if not inst.per_visit or not params:
+        return {}
     with store.reader.connect() as conn:
-        obs = conn.execute(
-            select(
-                Observation.subject_id.label("subject"),
-                Observation.visit_code.label("visit"),
-                Observation.instrument,
-                Observation.item,
-                Observation.value,
-                Observation.value_num,
-            ).where(
+        stored = conn.execute(
+            select(Observation.item, Observation.value).where(
                 Observation.subject_id == subject_id,
                 Observation.visit_code == visit,
                 Observation.instrument == instrument,
             )
         ).all()
-        subj = conn.execute(
-            select(
-                Subject.subject_id.label("subject"), Subject.sex, Subject.birth_date, Subject.height_cm
-            ).where(Subject.subject_id == subject_id)
-        ).all()
-        vdate = conn.execute(
-            select(
-                Visit.subject_id.label("subject"), Visit.visit_code.label("visit"), Visit.visit_date
-            ).where(Visit.subject_id == subject_id, Visit.visit_code == visit)
-        ).all()
-    if not obs:
-        return {}
-    frame = pd.DataFrame(obs, columns=["subject", "visit", "instrument", "item", "value", "value_num"])
-    frame["value_num"] = frame["value_num"].astype(float)
+        if not stored:
+            return {}
+        demo = None
+        if instrument == "PFT":
+            demo = conn.execute(
+                select(Subject.sex, Subject.birth_date, Subject.height_cm, Visit.visit_date)
+                .outerjoin(Visit, (Visit.subject_id == Subject.subject_id) & (Visit.visit_code == visit))
+                .where(Subject.subject_id == subject_id)
+            ).first()
+    record: dict[str, Any] = {item.code: None for item in inst.items}
+    for code, value in stored:
+        record[code] = inst.item(code).check(value, instrument=instrument)
+    if demo is not None:
+        sex, birth, height, when = demo
+        record["sex"] = sex
+        record["age"] = (when - birth).days / 365.25 if when and birth else None
+        if record.get("height_cm") is None:
+            record["height_cm"] = height
+        if record["age"] is None or record["height_cm"] is None:
+            return dict.fromkeys(params.values())  # no age or height: % predicted is missing
+    frame = pd.DataFrame([record])
+    for item in inst.items:
+        if item.type in ("integer", "number"):
+            frame[item.code] = frame[item.code].astype(float)
+        elif item.type == "boolean":
+            frame[item.code] = frame[item.code].astype("boolean")
     try:
-        scores = compute_visit_scores(
-            frame,
-            store.design,
-            subjects=pd.DataFrame(subj, columns=["subject", "sex", "birth_date", "height_cm"]),
-            visit_dates=pd.DataFrame(vdate, columns=["subject", "visit", "visit_date"]),
-        )
-    except (InputError, ValueError) as exc:
+        scores = inst.scorer(frame, **instrument_options(inst, store.design))
+    except InputError as exc:
         return {"(not scored)": str(exc)}
     out: dict[str, Any] = {}
-    for r in scores.itertuples(index=False):
-        if pd.isna(r.AVAL):
-            out[str(r.PARAMCD)] = None
+    for column, paramcd in params.items():
+        value = scores[column].iloc[0] if column in scores else None
+        if value is None or pd.isna(value):
+            out[paramcd] = None
         else:
-            value = round(float(r.AVAL), 4)
-            out[str(r.PARAMCD)] = int(value) if value.is_integer() else value
+            number = round(float(value), 4)
+            out[paramcd] = int(number) if number.is_integer() else number
     return out
 
 
