@@ -363,3 +363,15 @@ def test_store_created_at_0001_upgrades_to_head(db_url):
         assert verify_audit_chain(st).ok
     finally:
         st.close()
+
+
+def test_hash_parameters_follow_owasp(store):
+    """argon2id with m=19 MiB, t=2, p=1: OWASP Password Storage Cheat Sheet, first recommended setting."""
+    store.set_password("ivan", "correct horse battery", user="alice")
+    from sqlalchemy import select
+
+    from ssctrial.store import AppUser
+
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(AppUser.password_hash).where(AppUser.name == "ivan")).scalar()
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
