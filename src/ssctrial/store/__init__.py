@@ -36,6 +36,8 @@ from ssctrial.store._models import (
     Study,
     Subject,
     Visit,
+    WebLoginFailure,
+    WebSession,
 )
 from ssctrial.store._observations import (
     ObservationError,
@@ -85,6 +87,8 @@ __all__ = [
     "Study",
     "Subject",
     "Visit",
+    "WebLoginFailure",
+    "WebSession",
     "audit_row_hash",
     "check_site_access",
     "create_store_engine",

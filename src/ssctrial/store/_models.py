@@ -48,6 +48,8 @@ __all__ = [
     "Study",
     "Subject",
     "Visit",
+    "WebLoginFailure",
+    "WebSession",
 ]
 
 #: User roles, from most to least privileged for data entry.
@@ -331,3 +333,31 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class WebSession(Base):
+    """A web session (server side; the cookie holds only the token, this row its SHA-256).
+
+    Internal to the web interface: not exported and not audited (log-ins and log-outs are).
+    """
+
+    __tablename__ = "web_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_name: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    site_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+    flash: Mapped[str | None] = mapped_column(Text, nullable=True, doc="JSON list of [kind, message]")
+
+
+class WebLoginFailure(Base):
+    """A failed web log-in, per key (``user:NAME`` or ``addr:ADDRESS``), for the rate limit."""
+
+    __tablename__ = "web_login_failure"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)

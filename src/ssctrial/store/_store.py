@@ -49,6 +49,9 @@ PERMISSIONS: Mapping[str, frozenset[str]] = {
 #: Columns never shown by :meth:`Store.read_table`, :meth:`Store.users` or ``export_tables``.
 HIDDEN_COLUMNS: Mapping[str, tuple[str, ...]] = {"app_user": ("password_hash",)}
 
+#: Tables internal to the web interface (sessions, failed log-ins): never read, exported or audited.
+INTERNAL_TABLES: tuple[str, ...] = ("web_session", "web_login_failure")
+
 #: Tables whose content would break allocation concealment.
 CONCEALED_TABLES: tuple[str, ...] = ("randomization_list", "randomization_secret")
 
@@ -686,8 +689,8 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     def table_names(self) -> list[str]:
-        """Names of the store's tables (without Alembic's version table)."""
-        return [t.name for t in Base.metadata.sorted_tables]
+        """Names of the store's tables (without Alembic's version table and the web's internal ones)."""
+        return [t.name for t in Base.metadata.sorted_tables if t.name not in INTERNAL_TABLES]
 
     def read_table(self, name: str) -> pd.DataFrame:
         """Return a whole table as a DataFrame (no role needed; concealed tables refused).

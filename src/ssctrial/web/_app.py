@@ -135,9 +135,9 @@ def create_app(store: Store | str, *, settings: WebSettings | None = None) -> Fa
     )
     app.state.store = store
     app.state.settings = settings
-    app.state.sessions = SessionStore(idle_timeout=settings.idle_timeout_s)
+    app.state.sessions = SessionStore(store, idle_timeout=settings.idle_timeout_s)
     app.state.limiter = LoginRateLimiter(
-        max_failures=settings.max_login_failures, window=settings.login_window_s
+        store, max_failures=settings.max_login_failures, window=settings.login_window_s
     )
     app.state.templates = _templates()
     app.state.report_job = {"running": False, "message": None, "lock": threading.Lock()}
@@ -365,9 +365,7 @@ def html_response(
 ) -> HTMLResponse:
     """Render a page with the common context (user, CSRF token, flash messages, lock state)."""
     sess: WebSession | None = getattr(request.state, "session", None)
-    flash = list(sess.flash) if sess else []
-    if sess:
-        sess.flash.clear()
+    flash = request.app.state.sessions.pop_flash(sess) if sess else []
     try:
         locked = bool(request.app.state.store.lock_state()["locked"])
     except SsctrialError:  # pragma: no cover - database unreachable: still render the page
@@ -386,4 +384,4 @@ def flash(request: Request, kind: str, message: str) -> None:
     """Queue a message for the next page of this session."""
     sess: WebSession | None = getattr(request.state, "session", None)
     if sess is not None:
-        sess.flash.append((kind, message))
+        request.app.state.sessions.add_flash(sess, kind, message)
