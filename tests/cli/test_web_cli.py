@@ -59,3 +59,22 @@ def test_users_add_creates_the_first_web_admin(tmp_path, capsys, monkeypatch):
     # once an account has a password, the bootstrap path is closed
     assert main(["users", "add", "eve", "--role", "admin", "--password", "--db", url]) == 1
     assert "every write must name its user" in capsys.readouterr().err
+
+
+def test_serve_with_workers_hands_uvicorn_a_factory(tmp_path, capsys, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'trial.db'}"
+    init_store(url, "basics", user="alice").close()
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    for name in ("SSCTRIAL_WEB_DB", "SSCTRIAL_WEB_REPORTS", "SSCTRIAL_WEB_SECURE_COOKIES"):
+        monkeypatch.setenv(name, "")  # recorded, so that the variables serve sets are undone
+        monkeypatch.delenv(name)
+    assert main(["serve", "--db", url, "--workers", "3", "--secure-cookies"]) == 0
+    assert "(3 processes)" in capsys.readouterr().out
+    assert (seen["app"], seen["factory"], seen["workers"]) == ("ssctrial.web._app:app_from_env", True, 3)
+    # what each worker process runs
+    from ssctrial.web._app import app_from_env
+
+    app = app_from_env()
+    assert app.state.settings.secure_cookies is True
+    assert TestClient(app).get("/login").status_code == 200

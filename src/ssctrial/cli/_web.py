@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,12 @@ def serve(
             help="Always mark cookies Secure (behind a TLS proxy); default: only over HTTPS.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Server processes (sessions live in the database, so any process serves any user)."
+        ),
+    ] = 1,
     proxy_headers: Annotated[
         bool, typer.Option(help="Trust X-Forwarded-For/Proto from a reverse proxy on this machine.")
     ] = False,
@@ -49,12 +56,30 @@ def serve(
             "[yellow]No user has a password yet: set one with `ssctrial users passwd NAME --db ...` "
             "before logging in.[/]"
         )
-    settings = WebSettings(secure_cookies=True if secure_cookies else None, reports_dir=reports)
-    app = create_app(store, settings=settings)
+    common = {
+        "host": host,
+        "port": port,
+        "proxy_headers": proxy_headers,
+        "log_level": "warning",
+        "access_log": False,
+    }
     console.print(
-        f"ssctrial web for [bold]{store.design.study_id}[/] on http://{host}:{port}  (Ctrl+C stops)"
+        f"ssctrial web for [bold]{store.design.study_id}[/] on http://{host}:{port}"
+        + (f" ({workers} processes)" if workers > 1 else "")
+        + "  (Ctrl+C stops)"
     )
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, log_level="warning", access_log=False)
+    if workers > 1:
+        # each worker process builds its own app from the environment (uvicorn's factory)
+        store.close()
+        os.environ["SSCTRIAL_WEB_DB"] = db
+        if reports is not None:
+            os.environ["SSCTRIAL_WEB_REPORTS"] = str(reports)
+        if secure_cookies:
+            os.environ["SSCTRIAL_WEB_SECURE_COOKIES"] = "1"
+        uvicorn.run("ssctrial.web._app:app_from_env", factory=True, workers=workers, **common)
+        return
+    settings = WebSettings(secure_cookies=True if secure_cookies else None, reports_dir=reports)
+    uvicorn.run(create_app(store, settings=settings), **common)
 
 
 def register(app: typer.Typer) -> None:

@@ -166,6 +166,23 @@ def create_app(store: Store | str, *, settings: WebSettings | None = None) -> Fa
     return app
 
 
+def app_from_env() -> FastAPI:
+    """Build the app from ``SSCTRIAL_WEB_*`` variables (uvicorn's factory for ``--workers N``).
+
+    ``SSCTRIAL_WEB_DB`` (store URL), ``SSCTRIAL_WEB_REPORTS`` (reports folder, optional),
+    ``SSCTRIAL_WEB_SECURE_COOKIES`` (``1``: always Secure). Each worker process opens the store;
+    sessions and the log-in rate limit live in the database, so they are shared.
+    """
+    import os
+
+    reports = os.environ.get("SSCTRIAL_WEB_REPORTS")
+    settings = WebSettings(
+        secure_cookies=True if os.environ.get("SSCTRIAL_WEB_SECURE_COOKIES") == "1" else None,
+        reports_dir=Path(reports) if reports else None,
+    )
+    return create_app(os.environ["SSCTRIAL_WEB_DB"], settings=settings)
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
