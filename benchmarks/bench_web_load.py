@@ -118,6 +118,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default=1,
         help="server processes on the database; users pinned round-robin (sticky sessions)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes per server (ssctrial serve --workers; sessions are in the database)",
+    )
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--db", default=os.environ.get("SSCTRIAL_TEST_PG_URL") or DEFAULT_PG)
     p.add_argument(
@@ -145,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"web load: {config.users} users x {config.duration_s:.0f} s (max {config.max_requests} requests), "
         f"think {config.think_min_s}-{config.think_max_s} s, logins spread over {config.ramp_s:.0f} s, "
-        f"{args.servers} server process(es) of 1 uvicorn worker each, PostgreSQL, "
+        f"{args.servers} server(s) of {args.workers} uvicorn worker process(es) each, PostgreSQL, "
         f"{os.cpu_count()} CPUs, {args.repeat} repeat(s)"
     )
     summaries = []
@@ -168,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     command = [sys.executable, str(script), "{url}", "{port}", str(out)]
                 with contextlib.ExitStack() as stack:
                     servers = [
-                        stack.enter_context(serving(url, command=command)) for _ in range(args.servers)
+                        stack.enter_context(serving(url, command=command, workers=args.workers))
+                        for _ in range(args.servers)
                     ]
                     cpu0 = sum(server.cpu_s() for server in servers)
                     result = run_load([server.base for server in servers], config)

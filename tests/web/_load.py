@@ -122,13 +122,25 @@ class Served:
     pid: int
 
     def cpu_s(self) -> float:
-        """CPU time (user + system, all threads) the server process has used so far, in seconds."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system, all threads) the server and its worker processes have used, in s."""
+        ticks = 0
+        parents = {self.pid}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid = int(stat.parent.name)
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, ValueError):
+                continue
+            # fields[1] is the parent pid; uvicorn's workers are children of the serve process
+            if pid in parents or int(fields[1]) in parents:
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
-def serving(url: str, *, startup_timeout: float = 60.0, command: list[str] | None = None) -> Iterator[Served]:
+def serving(
+    url: str, *, startup_timeout: float = 60.0, command: list[str] | None = None, workers: int = 1
+) -> Iterator[Served]:
     """Run ``ssctrial serve --db url`` in a child process on a free port; yield it as :class:`Served`.
 
     ``command`` replaces the server command (``{url}`` and ``{port}`` are filled in), e.g. to run
@@ -136,6 +148,8 @@ def serving(url: str, *, startup_timeout: float = 60.0, command: list[str] | Non
     """
     port = _free_port()
     args = command or [sys.executable, "-m", "ssctrial.cli", "serve", "--db", "{url}", "--port", "{port}"]
+    if command is None and workers > 1:
+        args = [*args, "--workers", str(workers)]
     args = [a.replace("{url}", url).replace("{port}", str(port)) for a in args]
     log = Path(tempfile.mkstemp(prefix="ssctrial-load-server-", suffix=".log")[1])
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

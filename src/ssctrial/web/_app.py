@@ -7,6 +7,7 @@ unsafe request, and site scoping for users bound to a site.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -64,6 +65,10 @@ class WebSettings:
         window block further attempts until the window passes.
     idle_timeout_s
         Idle time after which a session ends.
+    max_concurrent_writes
+        Unsafe requests (POST) handled at once by this process; the others wait their turn in
+        the event loop. Every write serialises on the audit chain's head row, so more threads
+        only compete for the interpreter lock while one of them holds the database lock.
     """
 
     secure_cookies: bool | None = None
@@ -71,6 +76,7 @@ class WebSettings:
     max_login_failures: int = 5
     login_window_s: float = 15 * 60
     idle_timeout_s: float = 30 * 60
+    max_concurrent_writes: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -145,9 +151,15 @@ def create_app(store: Store | str, *, settings: WebSettings | None = None) -> Fa
     static = resources.files("ssctrial.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
+    writes = asyncio.Semaphore(max(1, settings.max_concurrent_writes))
+
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
+        if request.method in _UNSAFE:
+            async with writes:
+                response = await call_next(request)
+        else:
+            response = await call_next(request)
         if "content-security-policy" not in response.headers:
             response.headers["Content-Security-Policy"] = _CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
