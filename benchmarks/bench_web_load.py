@@ -8,9 +8,9 @@ Run::
 
 Each repeat: a fresh PostgreSQL schema with a BASICS store (one investigator per virtual user,
 each with an argon2id password), the real server in a child process (``python -m ssctrial.cli
-serve --db URL``: uvicorn, one worker process, because login sessions live in the server
-process's memory; ``--servers N`` starts N such processes on the same database and pins each
-user to one of them, as a load balancer with sticky sessions would), then ``--users`` virtual users
+serve --db URL --workers 2``: uvicorn with ``--workers`` processes, default 2 on this 2-core
+machine; sessions live in the database, so any process serves any user; ``--servers N`` starts N
+such servers on the same database and pins each user to one of them), then ``--users`` virtual users
 (asyncio + httpx, one cookie jar each) log in through ``POST /api/v1/login`` and loop until
 ``--duration`` seconds or ``--max-requests`` requests: enrol a subject (all eligibility criteria
 confirmed, random strata), enter the screening mRSS, randomise, enter the baseline mRSS and the
@@ -121,7 +121,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=2,
         help="uvicorn worker processes per server (ssctrial serve --workers; sessions are in the database)",
     )
     p.add_argument("--repeat", type=int, default=3)
