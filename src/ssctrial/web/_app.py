@@ -76,7 +76,7 @@ class WebSettings:
     max_login_failures: int = 5
     login_window_s: float = 15 * 60
     idle_timeout_s: float = 30 * 60
-    max_concurrent_writes: int = 2
+    max_concurrent_writes: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
