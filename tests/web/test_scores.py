@@ -20,12 +20,7 @@ from ssctrial.web._service import visit_scores
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('scores') / 'sim.db'}"
-    result = simulate_trial("basics", n=9, seed=7, store=url, rnaseq=False)
-    store = result.store if hasattr(result, "store") else None
-    if store is None:
-        from ssctrial.store import open_store
-
-        store = open_store(url)
+    store = simulate_trial("basics", n=9, seed=7, store=url, rnaseq=False).store
     yield store
     store.close()
 

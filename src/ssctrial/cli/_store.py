@@ -407,25 +407,30 @@ def users_list(db: DbOption = _DEFAULT_DB) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- lock
+def _set_lock(db: str, user: str, reason: str, *, locked: bool) -> None:
+    from ssctrial.store import open_store
+
+    user = _need_user(user)
+    store = open_store(db)
+    try:
+        (store.lock if locked else store.unlock)(user=user, reason=reason)
+        state = store.lock_state()
+    finally:
+        store.close()
+    if locked:
+        message = f"database locked at {state['locked_at']:%Y-%m-%dT%H:%M:%SZ} by {user}: {state['reason']}"
+    else:
+        message = f"database unlocked by {user}: {reason.strip()}"
+    console.print(message, highlight=False)
+
+
 def lock(
     reason: Annotated[str, typer.Option("--reason", help="Why the data are locked (audited).")],
     db: DbOption = _DEFAULT_DB,
     user: UserOption = "",
 ) -> None:
     """Lock the database (statistician): no data change until an audited unlock."""
-    from ssctrial.store import open_store
-
-    user = _need_user(user)
-    store = open_store(db)
-    try:
-        store.lock(user=user, reason=reason)
-        state = store.lock_state()
-    finally:
-        store.close()
-    console.print(
-        f"database locked at {state['locked_at']:%Y-%m-%dT%H:%M:%SZ} by {user}: {state['reason']}",
-        highlight=False,
-    )
+    _set_lock(db, user, reason, locked=True)
 
 
 def unlock(
@@ -434,15 +439,7 @@ def unlock(
     user: UserOption = "",
 ) -> None:
     """Unlock the database (statistician; the reason is audited)."""
-    from ssctrial.store import open_store
-
-    user = _need_user(user)
-    store = open_store(db)
-    try:
-        store.unlock(user=user, reason=reason)
-    finally:
-        store.close()
-    console.print(f"database unlocked by {user}: {reason.strip()}", highlight=False)
+    _set_lock(db, user, reason, locked=False)
 
 
 # ---------------------------------------------------------------------------------------------- status

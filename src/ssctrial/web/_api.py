@@ -6,18 +6,16 @@ and returns a ``csrf_token``; every later POST sends it in the ``X-CSRF-Token`` 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from ssctrial.exceptions import InputError
+from ssctrial.exceptions import InputError, PermissionDeniedError
 from ssctrial.store import ObservationError, Store
 from ssctrial.web import _service as svc
-from ssctrial.web._app import PublicDep, UserDep, session_of, set_session_cookie
-from ssctrial.web._pages import login_user
+from ssctrial.web._app import PublicDep, UserDep, login_user, session_of, set_session_cookie
 
 __all__ = ["register_api"]
 
@@ -167,7 +165,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         site = body.site or user.site
         if user.site is not None and site != user.site:
             msg = f"user {user.name!r} may enrol at site {user.site} only"
-            raise svc_denied(msg)
+            raise PermissionDeniedError(msg)
         unmet = [c.code for c in store.design.eligibility if not body.eligibility.get(c.code, False)]
         if unmet:
             msg = (
@@ -283,9 +281,7 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         subject: str | None = None,
     ) -> Any:
         """Return the data queries visible to the user."""
-        from ssctrial.web._pages import _visible_queries
-
-        return _jsonable(_visible_queries(_store(request), user, status=status, subject=subject))
+        return _jsonable(svc.visible_queries(_store(request), user, status=status, subject=subject))
 
     @app.post("/api/v1/queries", tags=["monitoring"], status_code=201)
     def api_query_open(request: Request, user: UserDep, body: QueryIn) -> Any:
@@ -305,20 +301,16 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
     @app.post("/api/v1/queries/{query_id}/answer", tags=["monitoring"])
     def api_query_answer(request: Request, user: UserDep, query_id: int, body: AnswerIn) -> Any:
         """Answer a query (site)."""
-        from ssctrial.web._pages import _query_for
-
         store = _store(request)
-        _query_for(store, query_id, user)
+        svc.query_for(store, query_id, user)
         store.answer_query(query_id, user=user.name, answer=body.answer)
         return {"id": query_id, "status": "answered"}
 
     @app.post("/api/v1/queries/{query_id}/close", tags=["monitoring"])
     def api_query_close(request: Request, user: UserDep, query_id: int, body: CloseIn) -> Any:
         """Close a query (monitor)."""
-        from ssctrial.web._pages import _query_for
-
         store = _store(request)
-        _query_for(store, query_id, user)
+        svc.query_for(store, query_id, user)
         store.close_query(query_id, user=user.name, note=body.note)
         return {"id": query_id, "status": "closed"}
 
@@ -338,12 +330,3 @@ def register_api(app: FastAPI) -> None:  # noqa: C901 - one function per endpoin
         """Unlock the database with a reason (statistician; audited)."""
         _store(request).unlock(user=user.name, reason=body.reason)
         return _jsonable(_store(request).lock_state())
-
-    _ = date
-
-
-def svc_denied(message: str) -> Exception:
-    """Return a permission error for the API."""
-    from ssctrial.exceptions import PermissionDeniedError
-
-    return PermissionDeniedError(message)

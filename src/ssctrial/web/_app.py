@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -77,7 +77,6 @@ class WebSettings:
     login_window_s: float = 15 * 60
     idle_timeout_s: float = 30 * 60
     max_concurrent_writes: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Redirect(Exception):  # noqa: N818 - control flow, not an error
@@ -236,11 +235,9 @@ async def guard(request: Request) -> CurrentUser | None:
             form = await request.form()
             request.state.form = {k: v for k, v in form.multi_items() if isinstance(v, str)}
             supplied = supplied or request.state.form.get("csrf_token")
-        public_login = key in (("POST", "/login"), ("POST", "/api/v1/login"))
-        if key == ("POST", "/api/v1/login"):
-            pass  # JSON login: no session yet; SameSite cookies + JSON content type stop cross-site posts
-        elif sess is None or not sess.check_csrf(supplied):
-            if public_login:
+        # the JSON log-in has no session yet: SameSite cookies and its JSON-only body stop cross-site posts
+        if key != ("POST", "/api/v1/login") and (sess is None or not sess.check_csrf(supplied)):
+            if key == ("POST", "/login"):
                 raise _Denied(403, "the login form expired or was not sent by this site; reload the page")
             raise _Denied(403, "CSRF check failed: the form was not sent by this site or has expired; reload")
     if roles is None:
@@ -266,6 +263,27 @@ async def guard(request: Request) -> CurrentUser | None:
 UserDep = Annotated[CurrentUser, Depends(guard)]
 #: A public route (still CSRF-checked when unsafe).
 PublicDep = Annotated[CurrentUser | None, Depends(guard)]
+
+
+def login_user(request: Request, name: str, password: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Check the rate limit and the password; audit the attempt. Return (user, error message)."""
+    store: Store = request.app.state.store
+    limiter = request.app.state.limiter
+    name = (name or "").strip()[:64]
+    addr = client_address(request)
+    wait = limiter.retry_after(f"user:{name}", f"addr:{addr}")
+    if wait:
+        store.log_event(user=name or "(blank)", action="login_blocked", record=addr, reason="rate limit")
+        minutes = max(1, round(wait / 60))
+        return None, f"too many failed logins; try again in about {minutes} minute(s)"
+    info = store.authenticate(name, password or "") if name else None
+    if info is None:
+        limiter.failed(f"user:{name}", f"addr:{addr}")
+        store.log_event(user=name or "(blank)", action="login_failed", record=addr)
+        return None, "user name or password is wrong"
+    limiter.succeeded(f"user:{name}")
+    store.log_event(user=info["name"], action="login", record=addr)
+    return info, None
 
 
 def set_session_cookie(request: Request, response: Response, token: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from urllib.parse import quote
 
-import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ssctrial.exceptions import InputError, NotFoundError, SsctrialError
+from ssctrial.exceptions import InputError, SsctrialError
 from ssctrial.store import ObservationError, Store
 from ssctrial.web import _service as svc
 from ssctrial.web._app import (
@@ -19,7 +18,7 @@ from ssctrial.web._app import (
     flash,
     html_response,
     latest_report,
-    render_error,
+    login_user,
     report_file,
     run_report_job,
     session_of,
@@ -47,27 +46,6 @@ def _safe_next(target: str | None) -> str:
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def login_user(request: Request, name: str, password: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Check the rate limit and the password; audit the attempt. Return (user, error message)."""
-    store = _store(request)
-    limiter = request.app.state.limiter
-    name = (name or "").strip()[:64]
-    addr = client_address(request)
-    wait = limiter.retry_after(f"user:{name}", f"addr:{addr}")
-    if wait:
-        store.log_event(user=name or "(blank)", action="login_blocked", record=addr, reason="rate limit")
-        minutes = max(1, round(wait / 60))
-        return None, f"too many failed logins; try again in about {minutes} minute(s)"
-    info = store.authenticate(name, password or "") if name else None
-    if info is None:
-        limiter.failed(f"user:{name}", f"addr:{addr}")
-        store.log_event(user=name or "(blank)", action="login_failed", record=addr)
-        return None, "user name or password is wrong"
-    limiter.succeeded(f"user:{name}")
-    store.log_event(user=info["name"], action="login", record=addr)
-    return info, None
 
 
 def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function per page, registered here
@@ -182,7 +160,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
         flash(
             request, "ok", f"subject {sid} " + ("recorded as a screen failure" if screen_fail else "enrolled")
         )
-        return _see_other(f"/subjects/{svc_quote(sid)}")
+        return _see_other(f"/subjects/{quote(sid)}")
 
     @app.get("/subjects/{subject_id}", include_in_schema=False)
     def subject_page(request: Request, user: UserDep, subject_id: str) -> Response:
@@ -231,7 +209,8 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
         request: Request, user: UserDep, subject_id: str, visit: str, instrument: str
     ) -> Response:
         store = _store(request)
-        view = svc.form_view(store, subject_id, who=user, visit=visit, instrument=instrument)
+        svc.get_subject_row(store, subject_id, user)
+        svc.check_scheduled(store, visit, instrument)
         form = _form(request)
         values = {k[5:]: v for k, v in form.items() if k.startswith("item_")}
         errors: dict[str, str] = {}
@@ -259,6 +238,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
         except SsctrialError as exc:
             general.append(str(exc))
         if errors or general:
+            view = svc.form_view(store, subject_id, who=user, visit=visit, instrument=instrument)
             for item in view["items"]:
                 if item["code"] in values:
                     item["value"] = values[item["code"]]
@@ -311,7 +291,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
                 request, "ae.html", _ae_context(subject_id, form, str(exc)), status=status_of(exc)
             )
         flash(request, "ok", f"adverse event #{ae_id} recorded")
-        return _see_other(f"/subjects/{svc_quote(subject_id)}")
+        return _see_other(f"/subjects/{quote(subject_id)}")
 
     # ------------------------------------------------------------------ audit trail
     @app.get("/audit", include_in_schema=False)
@@ -332,7 +312,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
         status: str | None = None,
         subject: str | None = None,
     ) -> Response:
-        rows = _visible_queries(_store(request), user, status=status, subject=subject)
+        rows = svc.visible_queries(_store(request), user, status=status, subject=subject)
         return html_response(request, "queries.html", {"queries": rows, "status": status, "subject": subject})
 
     @app.post("/queries", include_in_schema=False)
@@ -355,7 +335,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
     @app.post("/queries/{query_id}/answer", include_in_schema=False)
     def query_answer(request: Request, user: UserDep, query_id: int) -> Response:
         store = _store(request)
-        _query_for(store, query_id, user)
+        svc.query_for(store, query_id, user)
         store.answer_query(query_id, user=user.name, answer=_form(request).get("answer", ""))
         flash(request, "ok", f"query #{query_id} answered")
         return _see_other(_safe_next(_form(request).get("back") or "/queries"))
@@ -363,7 +343,7 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
     @app.post("/queries/{query_id}/close", include_in_schema=False)
     def query_close(request: Request, user: UserDep, query_id: int) -> Response:
         store = _store(request)
-        _query_for(store, query_id, user)
+        svc.query_for(store, query_id, user)
         store.close_query(query_id, user=user.name, note=_form(request).get("note") or None)
         flash(request, "ok", f"query #{query_id} closed")
         return _see_other(_safe_next(_form(request).get("back") or "/queries"))
@@ -468,15 +448,6 @@ def register_pages(app: FastAPI) -> None:  # noqa: C901, PLR0915 - one function 
         request.app.state.sessions.end_user_sessions(user.name)
         return _see_other("/login")
 
-    _ = render_error  # re-exported for templates' error pages
-
-
-def svc_quote(value: str) -> str:
-    """URL-quote a path segment."""
-    from urllib.parse import quote
-
-    return quote(value, safe="")
-
 
 def _float_or_text(value: str | None) -> Any:
     if value is None or not str(value).strip():
@@ -504,36 +475,3 @@ def _ae_context(subject_id: str, values: dict[str, Any], error: str | None) -> d
         "relatedness": AE_RELATEDNESS,
         "outcomes": AE_OUTCOMES,
     }
-
-
-def _query_for(store: Store, query_id: int, user: CurrentUser) -> dict[str, Any]:
-    q = store.queries()
-    row = q[q["id"] == query_id]
-    if row.empty:
-        msg = f"no query #{query_id}"
-        raise NotFoundError(msg)
-    rec = row.iloc[0].to_dict()
-    try:
-        svc.get_subject_row(store, str(rec["subject_id"]), user)
-    except NotFoundError:  # another site's query: the same answer as no query (no subject id leaked)
-        msg = f"no query #{query_id}"
-        raise NotFoundError(msg) from None
-    return rec
-
-
-def _visible_queries(
-    store: Store, user: CurrentUser, *, status: str | None = None, subject: str | None = None
-) -> list[dict[str, Any]]:
-    q = store.queries(status=status or None, subject=subject or None)
-    if user.site is not None and len(q):
-        mine = {s["subject_id"] for s in svc.list_subjects(store, user)}
-        q = q[q["subject_id"].isin(mine)]
-    records = q.to_dict("records") if len(q) else []
-    for r in records:
-        for k, v in list(r.items()):
-            if v is not None and not isinstance(v, str) and pd.isna(v):
-                r[k] = None
-    return records
-
-
-_ = json

@@ -68,9 +68,9 @@ def get_subject_row(store: Store, subject_id: str, who: CurrentUser) -> Any:
 def _visit_due(design: Any, baseline: date | None, consent: date) -> dict[str, tuple[date, date, date]]:
     """Target date and window of each scheduled visit, from the baseline (or consent) date."""
     bl_day = next((v.day for v in design.visits if v.baseline), 0)
+    anchor = baseline if baseline is not None else consent + timedelta(days=-min(0, design.visits[0].day))
     out: dict[str, tuple[date, date, date]] = {}
     for v in design.visits:
-        anchor = baseline if baseline is not None else consent + timedelta(days=-min(0, design.visits[0].day))
         target = anchor + timedelta(days=v.day - bl_day)
         out[v.code] = (
             target,
@@ -78,6 +78,11 @@ def _visit_due(design: Any, baseline: date | None, consent: date) -> dict[str, t
             target + timedelta(days=v.window_after),
         )
     return out
+
+
+def site_subject_ids(conn: Any, site: str) -> set[str]:
+    """Return the ids of the subjects enrolled at ``site``."""
+    return {r[0] for r in conn.execute(select(Subject.subject_id).where(Subject.site_code == site))}
 
 
 def list_subjects(store: Store, who: CurrentUser) -> list[dict[str, Any]]:
@@ -279,7 +284,7 @@ def validate_item(instrument: str, item: str, value: Any) -> str | None:
     inst = get_instrument(instrument)
     try:
         it = inst.item(item)
-    except (KeyError, NotFoundError, InputError) as exc:
+    except NotFoundError as exc:
         return str(exc)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -461,10 +466,7 @@ def audit_trail(
     with store.reader.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings().all()]
         if who.site is not None:
-            mine = {
-                r[0]
-                for r in conn.execute(select(Subject.subject_id).where(Subject.site_code == who.site)).all()
-            }
+            mine = site_subject_ids(conn, who.site)
             rows = [r for r in rows if _record_subject(r) in mine]
     if who.role != "statistician":
         for r in rows:
@@ -500,3 +502,36 @@ def _record_subject(row: dict[str, Any]) -> str | None:
         except (ValueError, AttributeError):
             return None
     return None
+
+
+# ---------------------------------------------------------------------------------------- queries
+def visible_queries(
+    store: Store, who: CurrentUser, *, status: str | None = None, subject: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the data queries ``who`` may see (site scoping), as records with ``None`` for missing."""
+    q = store.queries(status=status or None, subject=subject or None)
+    if who.site is not None and len(q):
+        with store.reader.connect() as conn:
+            q = q[q["subject_id"].isin(site_subject_ids(conn, who.site))]
+    records = q.to_dict("records") if len(q) else []
+    for r in records:
+        for k, v in list(r.items()):
+            if v is not None and not isinstance(v, str) and pd.isna(v):
+                r[k] = None
+    return records
+
+
+def query_for(store: Store, query_id: int, who: CurrentUser) -> dict[str, Any]:
+    """Return query ``query_id`` if ``who`` may act on it; another site's query is "no query" too."""
+    q = store.queries()
+    row = q[q["id"] == query_id]
+    if row.empty:
+        msg = f"no query #{query_id}"
+        raise NotFoundError(msg)
+    rec = row.iloc[0].to_dict()
+    try:
+        get_subject_row(store, str(rec["subject_id"]), who)
+    except NotFoundError:  # another site's query: the same answer as no query (no subject id leaked)
+        msg = f"no query #{query_id}"
+        raise NotFoundError(msg) from None
+    return rec
