@@ -488,3 +488,28 @@ def test_unbound_user_sees_both_sites(two_sites):
     assert {"A001", "A002", "B001"} <= ids
     assert client.get("/subjects/A001").status_code == 200
     assert "site A query" in client.get("/queries").text
+
+
+def test_site_bound_user_sees_the_audit_rows_of_own_site_queries_and_adverse_events(tmp_path):
+    """Rows keyed by their own id (queries, adverse events) are attributed to their subject's site."""
+    t = TwoSites(tmp_path)
+    ae = {
+        "term": "Headache",
+        "body_system": "Nervous system disorders",
+        "start_date": "2026-11-05",
+        "grade": 1,
+        "serious": False,
+        "relatedness": "unlikely",
+    }
+    ae_a = t.store.record_adverse_event("A001", user="alice", **ae)
+    ae_b = t.store.record_adverse_event("B001", user="alice", **ae)
+    t.store.answer_query(t.query_b, user="alice", answer="checked")
+    client, _ = t.client("ivan_b")
+    rows = client.get("/api/v1/audit").json()
+    seen = {(r["table_name"], r["record_key"]) for r in rows}
+    assert ("data_query", str(t.query_b)) in seen
+    assert sum(1 for r in rows if (r["table_name"], r["record_key"]) == ("data_query", str(t.query_b))) == 2
+    assert ("adverse_event", str(ae_b)) in seen
+    assert ("data_query", str(t.query_a)) not in seen
+    assert ("adverse_event", str(ae_a)) not in seen
+    t.store.close()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ssctrial.design._load import list_studies, load_study, study_file_hash, validate_study
 from ssctrial.design._models import (
-    EligibilityCriterion,
     ANALYSIS_METHODS,
     Arm,
+    EligibilityCriterion,
     Endpoint,
     LungEquation,
     RandomizationSpec,

@@ -21,6 +21,7 @@ from ssctrial.store import (
     AdverseEvent,
     Allocation,
     AuditLog,
+    DataQuery,
     Observation,
     Site,
     Store,
@@ -467,7 +468,10 @@ def audit_trail(
         rows = [dict(r) for r in conn.execute(q).mappings().all()]
         if who.site is not None:
             mine = site_subject_ids(conn, who.site)
-            rows = [r for r in rows if _record_subject(r) in mine]
+            query_subjects = {
+                str(i): sid for i, sid in conn.execute(select(DataQuery.id, DataQuery.subject_id))
+            }
+            rows = [r for r in rows if _record_subject(r, query_subjects) in mine]
     if who.role != "statistician":
         for r in rows:
             if r["table_name"] == "allocation":
@@ -492,11 +496,20 @@ def _redact_slot(text: str | None) -> str | None:
     return json.dumps(values, sort_keys=True)
 
 
-def _record_subject(row: dict[str, Any]) -> str | None:
+def _record_subject(row: dict[str, Any], query_subjects: dict[str, str]) -> str | None:
+    """Return the subject an audit row is about (``None`` for study-level rows).
+
+    Subject-level tables key their rows by ``SUBJECT`` or ``SUBJECT/VISIT/...``; adverse events and
+    samples are keyed by their own id and name the subject in their values; data queries are keyed
+    by query number (``query_subjects`` maps it to the query's subject).
+    """
+    table = row.get("table_name")
     key = str(row.get("record_key") or "")
-    if row.get("table_name") in ("subject", "allocation", "visit", "observation", "adverse_event", "sample"):
-        return key.split("/")[0].split("|")[0].split(":")[0]
-    if row.get("table_name") == "data_query" and row.get("new"):
+    if table in ("subject", "allocation", "visit", "observation"):
+        return key.split("/")[0]
+    if table == "data_query":
+        return query_subjects.get(key)
+    if table in ("adverse_event", "sample") and row.get("new"):
         try:
             return json.loads(row["new"]).get("subject_id")
         except (ValueError, AttributeError):
